@@ -1,4 +1,5 @@
 /** What every CLI command shares: argument parsing with clear errors, model loading, output. */
+import { existsSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
@@ -23,7 +24,7 @@ export async function loadEngine(modelSpec: string | undefined, backend: string 
   const backendName = backend ?? 'wasm';
   if (!isBackendName(backendName) || backendName === 'webgl') throw new FactlabError('usage', `--backend must be wasm, cpu or webgpu, got "${backendName}".`);
   await initNodeBackend(backendName);
-  return Engine.load(parseModelSource(modelSpec), { defaultLocation: DEFAULT_MODEL_DIR });
+  return Engine.load(parseModelSource(modelSpec, { localExists: existsSync }), { defaultLocation: DEFAULT_MODEL_DIR });
 }
 
 export function parseIntList(text: string, flag: string): number[] {
