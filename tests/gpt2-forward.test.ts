@@ -107,7 +107,7 @@ describe('hooks', () => {
     const tokens = randomTokens(6, config.vocabSize, 10);
     const actual = tf.tidy(() =>
       forward(fixture.weights, tf.tensor2d([tokens], [1, 6], 'int32'), {
-        hooks: { [hookName.mlpPost(0)]: neuronPatchHook({ neurons: [5], positions: 4, scale: 0 }) },
+        hooks: { [hookName.mlpPost(0)]: neuronPatchHook({ neurons: [5], positions: [4], scale: 0 }) },
       }).dataSync(),
     );
     const expected = referenceForward(config, fixture.params64, tokens, {
@@ -179,7 +179,7 @@ describe('memory', () => {
     const fixture = randomFixture({ config, seed: 1 });
     const before = tensorCount();
     for (let i = 0; i < 5; i++) {
-      tf.tidy(() => { forward(fixture.weights, tf.tensor2d([[1, 2, 3]], [1, 3], 'int32'), { hooks: { [hookName.mlpPost(0)]: neuronPatchHook({ neurons: [1, 2], positions: -1, scale: 2 }) } }); });
+      tf.tidy(() => { forward(fixture.weights, tf.tensor2d([[1, 2, 3]], [1, 3], 'int32'), { hooks: { [hookName.mlpPost(0)]: neuronPatchHook({ neurons: [1, 2], positions: [-1], scale: 2 }) } }); });
       const cache: KVCache = [];
       tf.tidy(() => { forward(fixture.weights, tf.tensor2d([[1, 2, 3]], [1, 3], 'int32'), { cacheOut: cache }); });
       disposeCache(cache);

@@ -65,8 +65,11 @@ export function captureHooks(names: string[], store: Map<string, tf.Tensor>): Ho
 export interface NeuronPatch {
   /** Neuron indices within the layer's activation (last axis). */
   neurons: number[];
-  /** Sequence position per batch row (one number = the same position in every row). */
-  positions: number | number[];
+  /**
+   * Sequence positions to patch: one list for every batch row, or one list per row.
+   * Negative positions count from the end.
+   */
+  positions: number[] | number[][];
   /** New value = activation·scale + shift. Suppress: scale 0; amplify: scale 2; set to v: scale 0, shift v. */
   scale?: number;
   shift?: number;
@@ -83,13 +86,15 @@ export function neuronPatchHook(patch: NeuronPatch): HookFn {
     const scale = new Float32Array(batch * length * width).fill(1);
     const shift = new Float32Array(batch * length * width);
     for (let b = 0; b < batch; b++) {
-      const position = typeof patch.positions === 'number' ? patch.positions : patch.positions[b];
-      const t = position < 0 ? length + position : position;
-      if (t < 0 || t >= length) throw new RangeError(`neuron patch position ${position} is outside a sequence of length ${length}`);
-      for (const i of patch.neurons) {
-        if (i < 0 || i >= width) throw new RangeError(`neuron index ${i} is outside a layer of width ${width}`);
-        scale[(b * length + t) * width + i] = patch.scale ?? 1;
-        shift[(b * length + t) * width + i] = patch.shift ?? 0;
+      const rowPositions = (Array.isArray(patch.positions[0]) ? (patch.positions as number[][])[b] : patch.positions) as number[];
+      for (const position of rowPositions) {
+        const t = position < 0 ? length + position : position;
+        if (t < 0 || t >= length) throw new RangeError(`neuron patch position ${position} is outside a sequence of length ${length}`);
+        for (const i of patch.neurons) {
+          if (i < 0 || i >= width) throw new RangeError(`neuron index ${i} is outside a layer of width ${width}`);
+          scale[(b * length + t) * width + i] = patch.scale ?? 1;
+          shift[(b * length + t) * width + i] = patch.shift ?? 0;
+        }
       }
     }
     return tf.tidy(() => tf.add(tf.mul(x, tf.tensor3d(scale, [batch, length, width])), tf.tensor3d(shift, [batch, length, width])));

@@ -12,7 +12,10 @@
  */
 import * as tf from '@tensorflow/tfjs';
 
+/** Owned transposed copies (disposed by `forgetTranspose`). */
 const cache = new WeakMap<object, tf.Tensor>();
+/** Tensors that already exist as each other's transpose (e.g. wte and the unembedding); not owned. */
+const aliases = new WeakMap<object, tf.Tensor>();
 
 function dataKey(t: tf.Tensor): object {
   return (t as unknown as { dataId: object }).dataId;
@@ -34,6 +37,17 @@ export function rememberTranspose(weight: tf.Tensor): tf.Tensor {
   const transposed = tf.keep(tf.tidy(() => transposeLast2(weight)));
   cache.set(key, transposed);
   return transposed;
+}
+
+/** Records that `a` and `b` are each other's transpose, so gradients reuse them instead of transposing. */
+export function registerTransposePair(a: tf.Tensor, b: tf.Tensor): void {
+  aliases.set(dataKey(a), b);
+  aliases.set(dataKey(b), a);
+}
+
+function knownTranspose(x: tf.Tensor): tf.Tensor | undefined {
+  const found = cache.get(dataKey(x)) ?? aliases.get(dataKey(x));
+  return found && !found.isDisposed ? found : undefined;
 }
 
 export function forgetTranspose(weight: tf.Tensor): void {
@@ -74,10 +88,7 @@ export function installFastMatMulGradient(): void {
         const [a, b] = saved;
         const { transposeA, transposeB } = attrs as unknown as { transposeA: boolean; transposeB: boolean };
         const g = dy as tf.Tensor;
-        const T = (x: tf.Tensor) => {
-          const cached = cache.get(dataKey(x));
-          return cached && !cached.isDisposed ? cached : transposeLast2(x);
-        };
+        const T = (x: tf.Tensor) => knownTranspose(x) ?? transposeLast2(x);
         // C = op(A)·op(B): dop(A) = dC·op(B)ᵀ, dop(B) = op(A)ᵀ·dC; then undo op on each.
         const opA = () => (transposeA ? T(a) : a);
         const opB = () => (transposeB ? T(b) : b);

@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FactlabError } from '../errors';
 import type { Gpt2Config } from './config';
-import { forgetTranspose } from './matmul';
+import { forgetTranspose, registerTransposePair, rememberTranspose } from './matmul';
 import type { TensorData } from './safetensors';
 
 export type ParamMap = Map<string, tf.Tensor>;
@@ -75,7 +75,22 @@ export function gpt2WeightsFromTensors(config: Gpt2Config, tensors: Map<string, 
   }
   const params: ParamMap = new Map();
   for (const [name, t] of found) params.set(name, tf.tensor(t.data, t.shape, 'float32'));
-  return { config, params, unembedding: tf.transpose(params.get('wte.weight')!) as tf.Tensor2D };
+  const unembedding = tf.transpose(params.get('wte.weight')!) as tf.Tensor2D;
+  registerTransposePair(params.get('wte.weight')!, unembedding);
+  return { config, params, unembedding };
+}
+
+/**
+ * Keeps transposed copies of the block matrices so that backward passes through a frozen
+ * model (attribution, mask training) do not transpose them again on every step. Costs one
+ * more copy of the block weights; skipped above `maxParameters`, where that would not fit.
+ */
+export function cacheTransposesForGradients(weights: Gpt2Weights, maxParameters = 200e6): boolean {
+  let total = 0;
+  for (const t of weights.params.values()) total += t.size;
+  if (total > maxParameters) return false;
+  for (const [name, t] of weights.params) if (t.rank === 2 && name.startsWith('h.')) rememberTranspose(t);
+  return true;
 }
 
 export function disposeWeights(weights: Gpt2Weights): void {

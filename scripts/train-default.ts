@@ -1,0 +1,197 @@
+/**
+ * Trains factlab's embedded default model: a small GPT-2 that knows the default fact set.
+ *
+ *   npm run train:default [-- --steps N --seed S --resume --out DIR]
+ *
+ * Reproducible: the tokenizer, the initial weights and every batch are functions of the
+ * seed (a batch depends only on (seed, step)), so a resumed run equals an uninterrupted one.
+ * Checkpoints (weights + AdamW moments) go to .cache/train-default/ every --save-every steps.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { initNodeBackend } from '../src/cli/node-backend';
+import type { Gpt2Config } from '../src/core/model/config';
+import { parseSafetensors, writeSafetensors } from '../src/core/model/safetensors';
+import { gpt2ParamShapes, type Gpt2Weights } from '../src/core/model/weights';
+import { makeRng, normal, shuffleInPlace } from '../src/core/random';
+import { ByteLevelBpe } from '../src/core/tokenizers/bpe';
+import { serializeMerges, serializeVocabJson, trainByteLevelBpe } from '../src/core/tokenizers/bpe-train';
+import { writeModelFolder, tensorsToWrite } from './lib/checkpoint-io';
+import { evaluateDefaultModel, writeModelCard } from './lib/default-model-eval';
+import { loadTrainingData, trainingTexts, type TrainingData } from './lib/default-model-data';
+import { learningRateAt, newOptimizerState, type AdamWSettings, type Batch } from './lib/train-lm';
+import { ParallelTrainer } from './lib/train-parallel';
+
+const { values: args } = parseArgs({
+  options: {
+    out: { type: 'string', default: 'public/models/default' },
+    steps: { type: 'string', default: '3000' },
+    seed: { type: 'string', default: '1318' },
+    resume: { type: 'boolean', default: false },
+    'save-every': { type: 'string', default: '250' },
+    'eval-every': { type: 'string', default: '500' },
+  },
+});
+
+export const SETTINGS = {
+  seed: Number(args.seed),
+  steps: Number(args.steps),
+  vocabSize: 4096,
+  nLayer: 4,
+  nEmbd: 128,
+  nHead: 4,
+  nPositions: 64,
+  factsPerBatch: 48,
+  textPerBatch: 16,
+  maxTextTokens: 24,
+  /** Loss weight of the object tokens of a fact sentence (other tokens weigh 1). */
+  answerWeight: 3,
+  adamw: { learningRate: 3e-3, warmupSteps: 150, totalSteps: Number(args.steps), minLearningRateFraction: 0.05, weightDecay: 0.01, beta1: 0.9, beta2: 0.98, epsilon: 1e-8 } satisfies AdamWSettings,
+};
+
+const CACHE = '.cache/train-default';
+
+function modelConfig(): Gpt2Config {
+  const s = SETTINGS;
+  return { arch: 'gpt2', vocabSize: s.vocabSize, nPositions: s.nPositions, nEmbd: s.nEmbd, nLayer: s.nLayer, nHead: s.nHead, nInner: 4 * s.nEmbd, layerNormEpsilon: 1e-5, activation: 'gelu_new', eosTokenId: s.vocabSize - 1 };
+}
+
+/** GPT-2's initialisation: N(0, 0.02) matrices, residual projections scaled by 1/√(2L), zero biases, unit gains. */
+function initialParams(config: Gpt2Config, seed: number): Map<string, tf.Variable> {
+  const rng = makeRng(seed);
+  const params = new Map<string, tf.Variable>();
+  for (const [name, shape] of gpt2ParamShapes(config)) {
+    const size = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(size);
+    if (/ln_\d\.weight|ln_f\.weight/.test(name)) data.fill(1);
+    else if (shape.length === 2) {
+      const std = name.endsWith('c_proj.weight') ? 0.02 / Math.sqrt(2 * config.nLayer) : 0.02;
+      for (let i = 0; i < size; i++) data[i] = std * normal(rng);
+    }
+    params.set(name, tf.variable(tf.tensor(data, shape), true, name));
+  }
+  return params;
+}
+
+/** The batch of a step depends only on (seed, step): each stream is reshuffled per epoch. */
+function batchAt(data: TrainingData, step: number): Batch {
+  const pick = (pool: TrainingData['facts'], perBatch: number, salt: number) => {
+    const start = step * perBatch;
+    const out: TrainingData['facts'] = [];
+    for (let i = start; i < start + perBatch; i++) {
+      const epoch = Math.floor(i / pool.length);
+      const order = epochOrder(pool.length, SETTINGS.seed * 7919 + salt * 104729 + epoch);
+      out.push(pool[order[i % pool.length]]);
+    }
+    return out;
+  };
+  const rows = [...pick(data.facts, SETTINGS.factsPerBatch, 1), ...pick(data.text, SETTINGS.textPerBatch, 2)];
+  const width = Math.max(...rows.map((r) => r.tokens.length));
+  const pad = data.eos;
+  return {
+    tokens: rows.map((r) => [...r.tokens, ...Array(width - r.tokens.length).fill(pad)]),
+    weights: rows.map((r) => [...r.weights, ...Array(width - r.weights.length).fill(0)]),
+  };
+}
+
+const orderCache = new Map<string, number[]>();
+function epochOrder(n: number, seed: number): number[] {
+  const key = `${n}:${seed}`;
+  let order = orderCache.get(key);
+  if (!order) {
+    if (orderCache.size > 8) orderCache.clear();
+    order = shuffleInPlace([...Array(n).keys()], makeRng(seed));
+    orderCache.set(key, order);
+  }
+  return order;
+}
+
+function saveCheckpoint(step: number, params: Map<string, tf.Variable>, state: ReturnType<typeof newOptimizerState>): void {
+  mkdirSync(CACHE, { recursive: true });
+  const all = new Map<string, tf.Tensor>();
+  for (const [n, p] of params) all.set(`param/${n}`, p).set(`m/${n}`, state.m.get(n)!).set(`v/${n}`, state.v.get(n)!);
+  writeFileSync(join(CACHE, 'checkpoint.safetensors'), writeSafetensors(tensorsToWrite(all), { step: String(step), seed: String(SETTINGS.seed) }));
+}
+
+function loadCheckpoint(params: Map<string, tf.Variable>, state: ReturnType<typeof newOptimizerState>): number {
+  const file = join(CACHE, 'checkpoint.safetensors');
+  if (!existsSync(file)) return 0;
+  const { tensors, metadata } = parseSafetensors(readFileSync(file));
+  if (Number(metadata.seed) !== SETTINGS.seed) throw new Error(`checkpoint in ${CACHE} was made with seed ${metadata.seed}, not ${SETTINGS.seed}; delete it or pass --seed ${metadata.seed}`);
+  for (const [n, p] of params) {
+    p.assign(tf.tensor(tensors.get(`param/${n}`)!.data, p.shape));
+    state.m.get(n)!.assign(tf.tensor(tensors.get(`m/${n}`)!.data, p.shape));
+    state.v.get(n)!.assign(tf.tensor(tensors.get(`v/${n}`)!.data, p.shape));
+  }
+  state.step = Number(metadata.step);
+  return state.step;
+}
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  await initNodeBackend('wasm');
+  const config = modelConfig();
+
+  // 1. Tokenizer: byte-level BPE trained on the training text only (never on held-out templates).
+  const raw = trainingTexts();
+  console.log(`training BPE (${SETTINGS.vocabSize} tokens) on ${raw.length} lines…`);
+  const bpe = trainByteLevelBpe(raw, { vocabSize: SETTINGS.vocabSize, specialTokens: ['<|endoftext|>'] });
+  const vocabJson = serializeVocabJson(bpe.vocab);
+  const mergesText = serializeMerges(bpe.merges);
+  const tokenizer = ByteLevelBpe.fromVocabAndMerges(vocabJson, mergesText);
+  const data = loadTrainingData(tokenizer, { answerWeight: SETTINGS.answerWeight, maxTextTokens: SETTINGS.maxTextTokens, eos: config.eosTokenId });
+  console.log(`data: ${data.facts.length} fact sentences, ${data.text.length} text lines, ${data.heldOut.length} held-out prompts`);
+
+  // 2. Model and optimiser (or resume).
+  const params = initialParams(config, SETTINGS.seed);
+  const state = newOptimizerState(params);
+  let step = args.resume ? loadCheckpoint(params, state) : 0;
+  if (step > 0) console.log(`resumed at step ${step}`);
+  const weights: Gpt2Weights = { config, params: params as unknown as Map<string, tf.Tensor> };
+
+  // 3. Train.
+  const saveEvery = Number(args['save-every']);
+  const evalEvery = Number(args['eval-every']);
+  const trainer = await ParallelTrainer.start(weights, params);
+  let windowStart = performance.now();
+  let windowTokens = 0;
+  let windowLoss = 0;
+  let windowSteps = 0;
+  for (; step < SETTINGS.steps; ) {
+    const batch = batchAt(data, step);
+    windowLoss += await trainer.step(weights, params, state, batch, SETTINGS.adamw);
+    windowTokens += batch.tokens.length * batch.tokens[0].length;
+    windowSteps++;
+    step++;
+    if (step % 50 === 0 || step === SETTINGS.steps) {
+      const seconds = (performance.now() - windowStart) / 1000;
+      console.log(`step ${step}/${SETTINGS.steps}  loss ${(windowLoss / windowSteps).toFixed(4)}  lr ${learningRateAt(step, SETTINGS.adamw).toExponential(2)}  ${(windowTokens / seconds).toFixed(0)} tok/s  ${((Date.now() - started) / 60000).toFixed(1)} min`);
+      windowStart = performance.now();
+      windowTokens = windowLoss = windowSteps = 0;
+    }
+    if (step % saveEvery === 0 || step === SETTINGS.steps) saveCheckpoint(step, params, state);
+    if (step % evalEvery === 0 && step < SETTINGS.steps) {
+      const quick = await evaluateDefaultModel({ ...weights, unembedding: undefined }, tokenizer, { sample: 300, seed: SETTINGS.seed });
+      console.log(`  eval: train top-1 ${(100 * quick.trainAccuracy).toFixed(1)}%  held-out top-1 ${(100 * quick.heldOutAccuracy).toFixed(1)}%  mean P(object) ${quick.trainMeanProb.toFixed(3)}`);
+    }
+  }
+  await trainer.stop();
+  const trainingMinutes = (Date.now() - started) / 60000;
+
+  // 4. Write the model folder, then measure it through the same loader the lab uses.
+  writeModelFolder(args.out!, config, weights.params, { vocabJson, mergesText }, {
+    description: 'factlab default model: a small GPT-2 trained on the default fact set and WordNet text',
+    seed: String(SETTINGS.seed),
+    steps: String(SETTINGS.steps),
+  });
+  const report = await evaluateDefaultModel(args.out!, undefined, { seed: SETTINGS.seed });
+  writeModelCard(args.out!, { settings: SETTINGS, config, data, report, trainingMinutes });
+  console.log(JSON.stringify(report.summary, null, 2));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});
