@@ -12,6 +12,11 @@ export default defineConfig({
   server: { headers: isolationHeaders, port: 5173, strictPort: false },
   preview: { headers: isolationHeaders, port: 4173 },
   worker: { format: 'es' },
-  optimizeDeps: { exclude: ['@tensorflow/tfjs-backend-wasm'] },
+  // Pre-bundle tfjs up front (its wasm backend ships CommonJS files that only work bundled),
+  // and scan the worker too, so the first visit never triggers a dependency re-optimisation reload.
+  optimizeDeps: {
+    entries: ['index.html', 'src/worker/worker.ts'],
+    include: ['@tensorflow/tfjs', '@tensorflow/tfjs-backend-wasm', '@tensorflow/tfjs-backend-webgpu'],
+  },
   build: { target: 'es2022', chunkSizeWarningLimit: 4000 },
 });

@@ -120,11 +120,13 @@ function loadCheckpoint(params: Map<string, tf.Variable>, state: ReturnType<type
   if (!existsSync(file)) return 0;
   const { tensors, metadata } = parseSafetensors(readFileSync(file));
   if (Number(metadata.seed) !== SETTINGS.seed) throw new Error(`checkpoint in ${CACHE} was made with seed ${metadata.seed}, not ${SETTINGS.seed}; delete it or pass --seed ${metadata.seed}`);
-  for (const [n, p] of params) {
-    p.assign(tf.tensor(tensors.get(`param/${n}`)!.data, p.shape));
-    state.m.get(n)!.assign(tf.tensor(tensors.get(`m/${n}`)!.data, p.shape));
-    state.v.get(n)!.assign(tf.tensor(tensors.get(`v/${n}`)!.data, p.shape));
-  }
+  tf.tidy(() => {
+    for (const [n, p] of params) {
+      p.assign(tf.tensor(tensors.get(`param/${n}`)!.data, p.shape));
+      state.m.get(n)!.assign(tf.tensor(tensors.get(`m/${n}`)!.data, p.shape));
+      state.v.get(n)!.assign(tf.tensor(tensors.get(`v/${n}`)!.data, p.shape));
+    }
+  });
   state.step = Number(metadata.step);
   return state.step;
 }
@@ -167,7 +169,7 @@ async function main(): Promise<void> {
     step++;
     if (step % 50 === 0 || step === SETTINGS.steps) {
       const seconds = (performance.now() - windowStart) / 1000;
-      console.log(`step ${step}/${SETTINGS.steps}  loss ${(windowLoss / windowSteps).toFixed(4)}  lr ${learningRateAt(step, SETTINGS.adamw).toExponential(2)}  ${(windowTokens / seconds).toFixed(0)} tok/s  ${((Date.now() - started) / 60000).toFixed(1)} min`);
+      console.log(`step ${step}/${SETTINGS.steps}  loss ${(windowLoss / windowSteps).toFixed(4)}  lr ${learningRateAt(step, SETTINGS.adamw).toExponential(2)}  ${(windowTokens / seconds).toFixed(0)} tok/s  ${((Date.now() - started) / 60000).toFixed(1)} min  ${tf.memory().numTensors} tensors`);
       windowStart = performance.now();
       windowTokens = windowLoss = windowSteps = 0;
     }

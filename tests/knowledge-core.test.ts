@@ -58,12 +58,12 @@ describe('interventions and edits', () => {
   const config = smallConfig({ nLayer: 2 });
   const item = { promptIds: [4, 8, 15, 16], targetIds: [23, 42] };
 
-  it('suppressing every neuron of a layer equals the α = 0 point; scale 1 changes nothing', () => {
+  it('suppressing every neuron of a layer equals the α = 0 point; scale 1 changes nothing', async () => {
     const fixture = randomFixture({ config, seed: 31, std: 0.4 });
     const all: Neuron[] = Array.from({ length: config.nInner }, (_, i) => [1, i]);
-    const clean = answerProbs(fixture.weights, [item])[0];
-    expect(answerProbsWithNeurons(fixture.weights, [item], all, 1)[0].prob).toBe(clean.prob);
-    const suppressed = answerProbsWithNeurons(fixture.weights, [item], all, 0)[0];
+    const clean = (await answerProbs(fixture.weights, [item]))[0];
+    expect((await answerProbsWithNeurons(fixture.weights, [item], all, 1))[0].prob).toBe(clean.prob);
+    const suppressed = (await answerProbsWithNeurons(fixture.weights, [item], all, 0))[0];
     // by hand: zero the layer-1 activation at both answer positions
     const byHand = tf.tidy(() => {
       const tokens = tf.tensor2d([[4, 8, 15, 16, 23]], [1, 5], 'int32');
@@ -76,34 +76,34 @@ describe('interventions and edits', () => {
     disposeWeights(fixture.weights);
   });
 
-  it('padded batches score each row as it scores alone', () => {
+  it('padded batches score each row as it scores alone', async () => {
     const fixture = randomFixture({ config, seed: 32, std: 0.4 });
     const other = { promptIds: [7, 9], targetIds: [11] };
-    const alone = [answerProbs(fixture.weights, [item])[0], answerProbs(fixture.weights, [other])[0]];
-    const together = answerProbs(fixture.weights, [item, other]);
+    const alone = [(await answerProbs(fixture.weights, [item]))[0], (await answerProbs(fixture.weights, [other]))[0]];
+    const together = await answerProbs(fixture.weights, [item, other]);
     expect(together[0].prob).toBeCloseTo(alone[0].prob, 7);
     expect(together[1].prob).toBeCloseTo(alone[1].prob, 7);
     const neurons: Neuron[] = [[0, 3], [1, 9]];
-    const s1 = answerProbsWithNeurons(fixture.weights, [item, other], neurons, 2);
-    expect(s1[1].prob).toBeCloseTo(answerProbsWithNeurons(fixture.weights, [other], neurons, 2)[0].prob, 7);
+    const s1 = await answerProbsWithNeurons(fixture.weights, [item, other], neurons, 2);
+    expect(s1[1].prob).toBeCloseTo((await answerProbsWithNeurons(fixture.weights, [other], neurons, 2))[0].prob, 7);
     disposeWeights(fixture.weights);
   });
 
-  it('edit then revert is bit-identical, and the update follows the norm-scaled formula', () => {
+  it('edit then revert is bit-identical, and the update follows the norm-scaled formula', async () => {
     const fixture = randomFixture({ config, seed: 33, std: 0.4 });
     const before = tensorCount();
-    const clean = answerProbs(fixture.weights, [item])[0];
-    const edit = updateFactEdit(fixture.weights, [[1, 3], [0, 7]], 23, 99);
+    const clean = (await answerProbs(fixture.weights, [item]))[0];
+    const edit = await updateFactEdit(fixture.weights, [[1, 3], [0, 7]], 23, 99);
     const slot = edit.slots[0];
     const wte = fixture.weights.params.get('wte.weight')!.arraySync() as number[][];
     const n = (v: ArrayLike<number>) => Math.hypot(...Array.from(v));
     const expected = Array.from(slot.original).map((v, k) => v - (n(slot.original) / n(wte[23])) * wte[23][k] + (n(slot.original) / n(wte[99])) * 8 * wte[99][k]);
     expected.forEach((v, k) => expect(slot.updated[k]).toBeCloseTo(v, 4));
-    const overrides = editOverrides(fixture.weights, [edit, eraseEdit(fixture.weights, [[1, 5]])]);
-    const edited = answerProbs(fixture.weights, [item], { overrides })[0];
+    const overrides = editOverrides(fixture.weights, [edit, await eraseEdit(fixture.weights, [[1, 5]])]);
+    const edited = (await answerProbs(fixture.weights, [item], { overrides }))[0];
     expect(edited.prob).not.toBe(clean.prob);
     disposeOverrides(overrides);
-    expect(answerProbs(fixture.weights, [item])[0].prob).toBe(clean.prob);
+    expect((await answerProbs(fixture.weights, [item]))[0].prob).toBe(clean.prob);
     expect(tensorCount()).toBe(before);
     disposeWeights(fixture.weights);
   });

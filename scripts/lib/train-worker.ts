@@ -17,7 +17,10 @@ const params = new Map(shapes.map(([name, shape]) => [name, tf.variable(tf.zeros
 const weights: Gpt2Weights = { config, params: params as unknown as Map<string, tf.Tensor> };
 
 parentPort!.on('message', ({ params: values, batch }: Message) => {
-  for (const [name, data] of values) params.get(name)!.assign(tf.tensor(data, params.get(name)!.shape));
+  // Inside tidy: an assigned tensor left alive would keep its buffer referenced forever.
+  tf.tidy(() => {
+    for (const [name, data] of values) params.get(name)!.assign(tf.tensor(data, params.get(name)!.shape));
+  });
   const g = computeGradients(weights, params, batch);
   const buffers = [...g.values.values()].map((v) => v.buffer as ArrayBuffer);
   parentPort!.postMessage({ loss: g.loss, weight: g.weight, values: [...g.values] }, buffers);

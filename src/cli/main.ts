@@ -4,6 +4,7 @@
  * with a non-zero exit code, never a stack trace.
  */
 import { describeError, FactlabError } from '../core/errors';
+import { runAttribute, runEvaluate, runIntervene, runNeurons } from './knowledge';
 import { runPredict } from './predict';
 
 const USAGE = `usage: factlab <command> [options]
@@ -12,10 +13,26 @@ commands:
   predict   next-token distribution and target probability for a prompt
             --model <default|folder|url|repo@rev> (--prompt TEXT | --ids 1,2,3)
             [--target TEXT] [--top K] [--backend wasm|cpu|webgpu] [--dump-logits FILE.json|FILE.f32] [--json]
+  attribute integrated-gradients attribution of the FFN neurons for one prompt and target
+            --model M --prompt TEXT --target TEXT [--steps 20] [--rule right|left|trapezoid|eleuther]
+            [--site post|pre] [--layers A-B] [--path fast|full] [--json]
+  neurons   refined knowledge neurons of facts, as [[layer, index], …]
+            --model M --facts FILE|default [--ids ID,…] [--preset project|official-kn|eleutherai]
+            [--t 0.2] [--p 0.7] [--method ig|activation] [--split all|train|heldout] [--json]
+  intervene probability of a target before/after scaling neurons
+            --model M --prompt TEXT --target TEXT --neurons L:I,… [--mode suppress|amplify|scale=F] [--json]
+  evaluate  the paper's suppress/amplify table over a sample of facts
+            --model M --facts FILE|default [--count 100] [--seed 42] [--relations R,…] [--method ig|activation] [--json]
+
+Errors print one line on stderr and exit non-zero; FACTLAB_DEBUG=1 adds the stack.
 `;
 
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   predict: runPredict,
+  attribute: runAttribute,
+  neurons: runNeurons,
+  intervene: runIntervene,
+  evaluate: runEvaluate,
 };
 
 async function main(argv: string[]): Promise<number> {

@@ -53,8 +53,11 @@ async function tryBackend(name: BackendName): Promise<string | null> {
     if (!ok) return `tf.setBackend('${name}') failed`;
     await tf.ready();
     // A tiny op proves the backend really computes (some fail only on first use).
-    const probe = tf.tidy(() => tf.matMul(tf.ones([2, 2]), tf.ones([2, 2])).dataSync()[0]);
-    return probe === 2 ? null : `${name} computed a wrong probe result`;
+    // Read back asynchronously: WebGPU's dataSync in a worker (SwiftShader) returns zeros.
+    const product = tf.tidy(() => tf.matMul(tf.ones([2, 2]), tf.ones([2, 2])));
+    const probe = (await product.data())[0];
+    product.dispose();
+    return probe === 2 ? null : `${name} computed a wrong probe result (${probe} instead of 2)`;
   } catch (err) {
     return (err as Error).message;
   }

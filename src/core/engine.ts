@@ -4,6 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FactlabError } from './errors';
+import { attribute, type AttributionCallbacks, type AttributionResult, type AttributionSettings } from './knowledge/attribution';
 import { loadCheckpointFiles, type CheckpointFiles, type LoadOptions } from './hub/checkpoint';
 import type { ModelSource } from './hub/source';
 import { parseGpt2Config, type Gpt2Config } from './model/config';
@@ -116,6 +117,26 @@ export class Engine {
     const ids = this.tokenizer.encode(text);
     if (ids.length === 0) throw new FactlabError('empty-target', 'The target has no tokens.');
     return { text, ids };
+  }
+
+  /**
+   * Prompt and target ids for a fact query. The target must be what the tokenizer produces
+   * when the text continues: otherwise the probability scored would be of a tokenization
+   * the model never sees (e.g. a prompt ending in a space followed by "Paris").
+   */
+  encodeFact(prompt: string, target: string): { promptIds: number[]; targetIds: number[] } {
+    const { text, ids: targetIds } = this.targetIds(prompt, target);
+    const promptIds = this.promptIds({ prompt }, targetIds.length - 1);
+    const joint = this.tokenizer.encode(prompt + text);
+    const expected = [...promptIds, ...targetIds];
+    if (joint.length !== expected.length || joint.some((id, i) => id !== expected[i])) {
+      throw new FactlabError('bad-target', `The target ${JSON.stringify(text)} is not how this tokenizer continues ${JSON.stringify(prompt)}: the tokens merge across the boundary. Remove trailing spaces from the prompt and start the target with a space, e.g. " Paris".`);
+    }
+    return { promptIds, targetIds };
+  }
+
+  attribute(promptIds: number[], targetIds: number[], settings: Partial<AttributionSettings> = {}, callbacks: AttributionCallbacks = {}): Promise<AttributionResult> {
+    return attribute(this.weights, promptIds, targetIds, settings, callbacks);
   }
 
   async predict(request: PredictRequest): Promise<PredictResult> {

@@ -27,20 +27,19 @@ export interface Edit {
 
 export const valueParam = (layer: number) => `h.${layer}.mlp.c_proj.weight`;
 
-function readRow(weights: Gpt2Weights, param: string, row: number): Float32Array {
+async function readRow(weights: Gpt2Weights, param: string, row: number): Promise<Float32Array> {
   const t = weights.params.get(param);
   if (!t) throw new FactlabError('bad-neurons', `The model has no parameter ${param}.`);
-  return tf.tidy(() => t.slice([row, 0], [1, t.shape[1]!]).dataSync() as Float32Array).slice();
-}
-
-function embeddingRow(weights: Gpt2Weights, token: number): Float32Array {
-  return readRow(weights, 'wte.weight', token);
+  const slice = t.slice([row, 0], [1, t.shape[1]!]);
+  const values = (await slice.data()) as Float32Array;
+  slice.dispose();
+  return values;
 }
 
 const norm = (v: Float32Array) => Math.sqrt(v.reduce((a, x) => a + x * x, 0));
 
 /** The value vector v_i of each neuron (row of c_proj), for inspection and projection. */
-export function valueVector(weights: Gpt2Weights, [layer, index]: Neuron): Float32Array {
+export function valueVector(weights: Gpt2Weights, [layer, index]: Neuron): Promise<Float32Array> {
   checkNeuron([layer, index], weights.config.nLayer, weights.config.nInner);
   return readRow(weights, valueParam(layer), index);
 }
@@ -49,31 +48,36 @@ export function valueVector(weights: Gpt2Weights, [layer, index]: Neuron): Float
  * Update a fact ⟨h, r, t⟩ → ⟨h, r, t′⟩ (official norm-scaled form):
  * v_i ← v_i − (‖v_i‖/‖e(t)‖)·λ1·e(t) + (‖v_i‖/‖e(t′)‖)·λ2·e(t′).
  */
-export function updateFactEdit(weights: Gpt2Weights, neurons: Neuron[], fromToken: number, toToken: number, options: { lambda1?: number; lambda2?: number; id?: string } = {}): Edit {
+export async function updateFactEdit(weights: Gpt2Weights, neurons: Neuron[], fromToken: number, toToken: number, options: { lambda1?: number; lambda2?: number; id?: string } = {}): Promise<Edit> {
   if (neurons.length === 0) throw new FactlabError('bad-neurons', 'There are no knowledge neurons to edit for this fact (after the ≤ 10% relation filter); try more prompts or a lower p.');
   for (const n of neurons) checkNeuron(n, weights.config.nLayer, weights.config.nInner);
   const { lambda1 = 1, lambda2 = 8 } = options;
-  const eFrom = embeddingRow(weights, fromToken);
-  const eTo = embeddingRow(weights, toToken);
-  const slots = neurons.map(([layer, index]) => {
+  const eFrom = await readRow(weights, 'wte.weight', fromToken);
+  const eTo = await readRow(weights, 'wte.weight', toToken);
+  const slots: SlotEdit[] = [];
+  for (const [layer, index] of neurons) {
     const param = valueParam(layer);
-    const original = readRow(weights, param, index);
+    const original = await readRow(weights, param, index);
     const scale1 = (norm(original) / Math.max(norm(eFrom), 1e-12)) * lambda1;
     const scale2 = (norm(original) / Math.max(norm(eTo), 1e-12)) * lambda2;
     const updated = original.map((v, k) => v - scale1 * eFrom[k] + scale2 * eTo[k]);
-    return { param, row: index, original, updated };
-  });
+    slots.push({ param, row: index, original, updated });
+  }
   return { id: options.id ?? `update:${fromToken}->${toToken}`, kind: 'update-fact', description: `update ${neurons.length} value slots from token ${fromToken} to ${toToken}`, slots };
 }
 
 /** Erase: the value slots become zero (paper v2) or the mean token embedding (GPT-2 has no [UNK]). */
-export function eraseEdit(weights: Gpt2Weights, neurons: Neuron[], replacement: 'zero' | 'mean-embedding' = 'zero', id = 'erase'): Edit {
+export async function eraseEdit(weights: Gpt2Weights, neurons: Neuron[], replacement: 'zero' | 'mean-embedding' = 'zero', id = 'erase'): Promise<Edit> {
   if (neurons.length === 0) throw new FactlabError('bad-neurons', 'There are no knowledge neurons to erase.');
   for (const n of neurons) checkNeuron(n, weights.config.nLayer, weights.config.nInner);
-  const fill = replacement === 'zero'
-    ? new Float32Array(weights.config.nEmbd)
-    : (tf.tidy(() => weights.params.get('wte.weight')!.mean(0).dataSync()) as Float32Array);
-  const slots = neurons.map(([layer, index]) => ({ param: valueParam(layer), row: index, original: readRow(weights, valueParam(layer), index), updated: Float32Array.from(fill) }));
+  let fill: Float32Array = new Float32Array(weights.config.nEmbd);
+  if (replacement === 'mean-embedding') {
+    const mean = weights.params.get('wte.weight')!.mean(0);
+    fill = (await mean.data()) as Float32Array;
+    mean.dispose();
+  }
+  const slots: SlotEdit[] = [];
+  for (const [layer, index] of neurons) slots.push({ param: valueParam(layer), row: index, original: await readRow(weights, valueParam(layer), index), updated: Float32Array.from(fill) });
   return { id, kind: 'erase-relation', description: `set ${neurons.length} value slots to ${replacement}`, slots };
 }
 
@@ -92,9 +96,18 @@ export function editOverrides(weights: Gpt2Weights, edits: Edit[]): Record<strin
   for (const [param, rows] of rowsByParam) {
     const original = weights.params.get(param)!;
     const [nRows, nCols] = original.shape as [number, number];
-    const values = Float32Array.from(original.dataSync());
-    for (const [row, updated] of rows) values.set(updated, row * nCols);
-    overrides[param] = tf.tensor2d(values, [nRows, nCols]);
+    // Untouched row ranges are sliced from the original on the device, edited rows come from the log.
+    overrides[param] = tf.tidy(() => {
+      const pieces: tf.Tensor[] = [];
+      let next = 0;
+      for (const row of [...rows.keys()].sort((a, b) => a - b)) {
+        if (row > next) pieces.push(original.slice([next, 0], [row - next, nCols]));
+        pieces.push(tf.tensor2d(rows.get(row)!, [1, nCols]));
+        next = row + 1;
+      }
+      if (next < nRows) pieces.push(original.slice([next, 0], [nRows - next, nCols]));
+      return tf.concat(pieces, 0);
+    });
   }
   return overrides;
 }

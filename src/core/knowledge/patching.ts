@@ -42,11 +42,11 @@ export function scaleNeuronsHooks(neurons: Neuron[], scale: number, positions: n
  * `hooksFor(positions)` builds the hooks for one item's answer positions, so interventions act
  * at the right positions in every row.
  */
-export function answerProbs(
+export async function answerProbs(
   weights: Gpt2Weights,
   items: Array<{ promptIds: number[]; targetIds: number[] }>,
   options: { hooksFor?: (answerPositionsPerRow: number[][]) => Hooks | undefined; overrides?: ForwardOptions['overrides']; masks?: ForwardOptions['masks'] } = {},
-): AnswerProb[] {
+): Promise<AnswerProb[]> {
   if (items.length === 0) return [];
   const sequences = items.map((it) => [...it.promptIds, ...it.targetIds.slice(0, -1)]);
   const width = Math.max(...sequences.map((s) => s.length));
@@ -58,7 +58,8 @@ export function answerProbs(
     const logits = forward(weights, tokens, { attentionMask: mask, hooks: options.hooksFor?.(positions), overrides: options.overrides, masks: options.masks });
     return tf.logSoftmax(logits);
   });
-  const values = logProbs.dataSync();
+  // Read asynchronously: WebGPU cannot read synchronously inside a worker.
+  const values = await logProbs.data();
   const vocab = logProbs.shape[2]!;
   logProbs.dispose();
   return items.map((it, b) => {
@@ -75,7 +76,7 @@ export function answerProbs(
 }
 
 /** Probabilities with the neurons scaled at each row's answer positions, plus any extra hooks. */
-export function answerProbsWithNeurons(weights: Gpt2Weights, items: Array<{ promptIds: number[]; targetIds: number[] }>, neurons: Neuron[], scale: number, site: NeuronSite = 'post', extra?: Hooks): AnswerProb[] {
+export function answerProbsWithNeurons(weights: Gpt2Weights, items: Array<{ promptIds: number[]; targetIds: number[] }>, neurons: Neuron[], scale: number, site: NeuronSite = 'post', extra?: Hooks): Promise<AnswerProb[]> {
   return answerProbs(weights, items, {
     hooksFor: (positions) => combineHooks(neurons.length ? scaleNeuronsHooks(neurons, scale, positions, site) : undefined, extra),
   });

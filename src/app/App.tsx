@@ -1,0 +1,41 @@
+import { useEffect } from 'react';
+import { BackendIndicator } from './components/BackendIndicator';
+import { FactPanel } from './components/FactPanel';
+import { ModelPicker } from './components/ModelPicker';
+import { useLab } from './store';
+
+export function App() {
+  const start = useLab((s) => s.start);
+  useEffect(() => {
+    void start();
+  }, [start]);
+
+  // A file dropped outside the drop zone must not make the browser navigate away from the lab.
+  useEffect(() => {
+    const stop = (e: DragEvent) => {
+      if (e.dataTransfer?.types.includes('Files')) e.preventDefault();
+    };
+    window.addEventListener('dragover', stop);
+    window.addEventListener('drop', stop);
+    return () => {
+      window.removeEventListener('dragover', stop);
+      window.removeEventListener('drop', stop);
+    };
+  }, []);
+
+  return (
+    <div className="page">
+      <header className="masthead">
+        <div>
+          <h1>factlab</h1>
+          <p className="tagline">Find where a language model keeps a fact — and prove it by taking the fact out. Everything runs in your browser.</p>
+        </div>
+        <BackendIndicator />
+      </header>
+      <main className="layout">
+        <ModelPicker />
+        <FactPanel />
+      </main>
+    </div>
+  );
+}

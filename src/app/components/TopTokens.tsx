@@ -1,0 +1,43 @@
+import type { PredictResult } from '../../core/engine';
+import { formatProb, visibleToken } from '../format';
+
+/** The top next tokens as a table with a horizontal bar per row (bar length = probability, full width = 1). */
+export function TopTokens({ result }: { result: PredictResult }) {
+  return (
+    <table className="top-tokens" data-testid="top-tokens">
+      <caption>Most likely next tokens</caption>
+      <thead>
+        <tr>
+          <th scope="col" className="num">
+            #
+          </th>
+          <th scope="col">Token</th>
+          <th scope="col" className="num">
+            Probability
+          </th>
+          <th scope="col" className="bar-col">
+            <span className="visually-hidden">Bar</span>
+          </th>
+        </tr>
+      </thead>
+      <tbody>
+        {result.top.map((t, i) => (
+          <tr key={t.id} data-testid="top-token-row" data-prob={t.prob} data-token-id={t.id}>
+            <td className="num rank">{i + 1}</td>
+            <td>
+              <code className="token" title={`${JSON.stringify(t.text)} (id ${t.id})`}>
+                {visibleToken(t.text)}
+              </code>
+            </td>
+            <td className="num">{formatProb(t.prob)}</td>
+            <td className="bar-col" aria-hidden="true">
+              <div className="bar-track">
+                <div className="bar" style={{ width: `${Math.min(1, Math.max(0, t.prob)) * 100}%` }} />
+              </div>
+            </td>
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
