@@ -7,6 +7,7 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { FactlabError } from '../src/core/errors';
 import {
+  heldOutIndices,
   FACT_LIMITS,
   MASK_TOKEN,
   countMasks,
@@ -72,8 +73,9 @@ describe('shipped default facts (public/models/default/facts.json)', () => {
     for (const r of shipped.relations) {
       expect(r.templates.length, r.id).toBeGreaterThanOrEqual(5);
       expect(r.maskedTemplates.length, r.id).toBeGreaterThanOrEqual(3);
-      expect(r.heldOutTemplates.length, r.id).toBeGreaterThanOrEqual(1);
-      expect(r.heldOutTemplates.length, r.id).toBeLessThan(r.templates.length);
+      const heldOut = r.heldOutPerFact ?? r.heldOutTemplates.length;
+      expect(heldOut, r.id).toBeGreaterThanOrEqual(1);
+      expect(heldOut, r.id).toBeLessThan(r.templates.length);
       expect(new Set(r.templates).size, r.id).toBe(r.templates.length);
       expect(shipped.facts.filter((f) => f.relation === r.id).length, r.id).toBeGreaterThanOrEqual(50);
     }
@@ -186,9 +188,20 @@ describe('prompts and targets', () => {
   const france = shipped.facts.find((f) => f.id === 'capital_of/france')!;
 
   it('fills templates per split and gives the target with a leading space', () => {
-    expect(promptsFor(france, capital, { split: 'train' })[0]).toBe('The capital of France is');
-    expect(promptsFor(france, capital, { split: 'all' })).toHaveLength(capital.templates.length);
-    expect(promptsFor(france, capital, { split: 'heldout' })).toEqual(capital.heldOutTemplates.map((i) => capital.templates[i].replace('{subject}', 'France')));
+    const all = promptsFor(france, capital, { split: 'all' });
+    expect(all[0]).toBe('The capital of France is');
+    expect(all).toHaveLength(capital.templates.length);
+    const heldOut = promptsFor(france, capital, { split: 'heldout' });
+    expect(heldOut).toEqual(heldOutIndices(capital, france.id).map((i) => capital.templates[i].replace('{subject}', 'France')));
+    expect(heldOut).toHaveLength(2);
+    expect([...promptsFor(france, capital, { split: 'train' }), ...heldOut].sort()).toEqual([...all].sort());
+    // Rotation: every template is held out for some facts and trained with others.
+    const capitals = shipped.facts.filter((f) => f.relation === 'capital_of');
+    for (let i = 0; i < capital.templates.length; i++) {
+      const heldFor = capitals.filter((f) => heldOutIndices(capital, f.id).includes(i)).length;
+      expect(heldFor).toBeGreaterThan(0);
+      expect(heldFor).toBeLessThan(capitals.length);
+    }
     expect(promptsFor(france, capital, { masked: true })[0]).toBe('The capital of France is [MASK].');
     expect(promptsFor(france, capital, { masked: true, split: 'heldout' })).toEqual([]);
     expect(targetFor(france)).toBe(' Paris');

@@ -4,6 +4,7 @@
  * with a non-zero exit code, never a stack trace.
  */
 import { describeError, FactlabError } from '../core/errors';
+import { runEdit, runErase } from './editing';
 import { runAttribute, runEvaluate, runIntervene, runNeurons } from './knowledge';
 import { runPredict } from './predict';
 
@@ -23,6 +24,10 @@ commands:
             --model M --prompt TEXT --target TEXT --neurons L:I,… [--mode suppress|amplify|scale=F] [--json]
   evaluate  the paper's suppress/amplify table over a sample of facts
             --model M --facts FILE|default [--count 100] [--seed 42] [--relations R,…] [--method ig|activation] [--json]
+  edit      update one fact through its knowledge neurons (norm-scaled, λ1 = 1, λ2 = 8) and measure it
+            --model M --facts FILE|default --id FACT_ID --to NEW_OBJECT [--kn neurons.json] [--seed 42] [--json]
+  erase     erase a relation through its 20 most frequent knowledge neurons and measure it
+            --model M --facts FILE|default --relation R [--kn neurons.json] [--replacement zero|mean-embedding] [--json]
 
 Errors print one line on stderr and exit non-zero; FACTLAB_DEBUG=1 adds the stack.
 `;
@@ -33,6 +38,8 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   neurons: runNeurons,
   intervene: runIntervene,
   evaluate: runEvaluate,
+  edit: runEdit,
+  erase: runErase,
 };
 
 async function main(argv: string[]): Promise<number> {

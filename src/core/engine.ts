@@ -4,7 +4,11 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FactlabError } from './errors';
-import { attribute, type AttributionCallbacks, type AttributionResult, type AttributionSettings } from './knowledge/attribution';
+import { attribute, type AttributionCallbacks, type AttributionResult, type AttributionSettings, type NeuronSite } from './knowledge/attribution';
+import { disposeOverrides, editOverrides, eraseEdit, updateFactEdit, valueVector, type Edit } from './knowledge/edit';
+import { factNeurons, type FactNeuronsResult, type NeuronMethod } from './knowledge/neurons';
+import { answerProbs, scaleNeuronsHooks, type AnswerProb } from './knowledge/patching';
+import { checkNeuron, REFINE_PRESETS, type Neuron, type RefineSettings } from './knowledge/refine';
 import { loadCheckpointFiles, type CheckpointFiles, type LoadOptions } from './hub/checkpoint';
 import type { ModelSource } from './hub/source';
 import { parseGpt2Config, type Gpt2Config } from './model/config';
@@ -22,6 +26,13 @@ export interface ModelInfo {
   files: Array<{ name: string; bytes: number }>;
   /** Free-form description from the checkpoint metadata or model card, if any. */
   description?: string;
+}
+
+export interface EditSummary {
+  id: string;
+  kind: Edit['kind'];
+  description: string;
+  slots: Array<{ param: string; row: number }>;
 }
 
 export interface TokenView {
@@ -82,8 +93,87 @@ export class Engine {
     return new Engine(info, weights, tokenizer);
   }
 
+  private edits: Edit[] = [];
+  private overrides: Record<string, tf.Tensor> = {};
+
   dispose(): void {
+    disposeOverrides(this.overrides);
     disposeWeights(this.weights);
+  }
+
+  /** Active weight edits, oldest first. Every prediction and intervention runs with them. */
+  listEdits(): EditSummary[] {
+    return this.edits.map(({ id, kind, description, slots }) => ({ id, kind, description, slots: slots.map((s) => ({ param: s.param, row: s.row })) }));
+  }
+
+  private async setEdits(edits: Edit[]): Promise<EditSummary[]> {
+    const next = await editOverrides(this.weights, edits);
+    disposeOverrides(this.overrides);
+    this.overrides = next;
+    this.edits = edits;
+    return this.listEdits();
+  }
+
+  /** Applies an edit (replacing an earlier one with the same id). */
+  applyEdit(edit: Edit): Promise<EditSummary[]> {
+    return this.setEdits([...this.edits.filter((e) => e.id !== edit.id), edit]);
+  }
+
+  /** Reverts one edit, or all of them: the original slots come back exactly (edits never touch the weights). */
+  revertEdit(id?: string): Promise<EditSummary[]> {
+    if (id !== undefined && !this.edits.some((e) => e.id === id)) throw new FactlabError('bad-edit', `There is no active edit "${id}".`);
+    return this.setEdits(id === undefined ? [] : this.edits.filter((e) => e.id !== id));
+  }
+
+  /** Update a fact through its neurons' value slots (norm-scaled λ1 = 1, λ2 = 8), as an active edit. */
+  async editFact(request: { prompt: string; target: string; newTarget: string; neurons: Neuron[] }): Promise<EditSummary[]> {
+    const from = this.encodeFact(request.prompt, request.target).targetIds[0];
+    const to = this.encodeFact(request.prompt, request.newTarget).targetIds[0];
+    if (from === to) throw new FactlabError('bad-target', `"${request.newTarget}" starts with the same token as "${request.target}": choose a new object that differs in its first token.`);
+    const edit = await updateFactEdit(this.weights, request.neurons, from, to, { id: `update:${request.prompt}→${request.newTarget}` });
+    edit.description = `${JSON.stringify(request.target.trim())} → ${JSON.stringify(request.newTarget.trim())} through ${request.neurons.length} neurons`;
+    return this.applyEdit(edit);
+  }
+
+  /** Erase: zero (or mean-embedding) the value slots of the given neurons, as an active edit. */
+  async eraseNeurons(request: { neurons: Neuron[]; replacement?: 'zero' | 'mean-embedding'; label?: string }): Promise<EditSummary[]> {
+    const edit = await eraseEdit(this.weights, request.neurons, request.replacement ?? 'zero', `erase:${request.label ?? request.neurons.map((n) => n.join(':')).join(',')}`);
+    if (request.label) edit.description = `erase ${request.label}: ${edit.description}`;
+    return this.applyEdit(edit);
+  }
+
+  /** Knowledge neurons of one fact from its paraphrase prompts. */
+  factNeurons(request: { prompts: string[]; target: string; method?: NeuronMethod; attribution?: Partial<AttributionSettings>; refine?: RefineSettings }, callbacks: AttributionCallbacks = {}): Promise<FactNeuronsResult> {
+    if (request.prompts.length === 0) throw new FactlabError('bad-facts', 'Give at least one prompt.');
+    const items = request.prompts.map((p) => this.encodeFact(p, request.target));
+    return factNeurons(this.weights, { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds }, { method: request.method, attribution: request.attribution, refine: request.refine ?? REFINE_PRESETS.project }, callbacks);
+  }
+
+  /** Probabilities before and after scaling neurons (×0 suppress, ×2 amplify), with the active edits in both. */
+  async intervene(request: { items: Array<{ prompt: string; target: string }>; neurons: Neuron[]; scale: number; site?: NeuronSite }): Promise<Array<{ before: AnswerProb; after: AnswerProb }>> {
+    for (const n of request.neurons) checkNeuron(n, this.info.config.nLayer, this.info.config.nInner);
+    if (!Number.isFinite(request.scale)) throw new FactlabError('bad-option', `The scale must be a finite number, got ${request.scale}.`);
+    const items = request.items.map((i) => this.encodeFact(i.prompt, i.target));
+    const site = request.site ?? 'post';
+    const hooksFor = (scale: number) => (positions: number[][]) => (request.neurons.length ? scaleNeuronsHooks(request.neurons, scale, positions, site) : undefined);
+    const before = await answerProbs(this.weights, items, { overrides: this.overrides });
+    const after = await answerProbs(this.weights, items, { overrides: this.overrides, hooksFor: hooksFor(request.scale) });
+    return before.map((b, i) => ({ before: b, after: after[i] }));
+  }
+
+  /** What a neuron writes: its value vector projected on the vocabulary (tokens it promotes and suppresses). */
+  async neuronInfo(neuron: Neuron, top = 10): Promise<{ neuron: Neuron; valueNorm: number; promotes: Array<TokenView & { logit: number }>; suppresses: Array<TokenView & { logit: number }> }> {
+    const value = await valueVector(this.weights, neuron);
+    const projected = tf.tidy(() => tf.matMul(tf.tensor2d(value, [1, value.length]), this.weights.unembedding ?? tf.transpose(this.weights.params.get('wte.weight')!)));
+    const logits = (await projected.data()) as Float32Array;
+    projected.dispose();
+    const view = (ids: number[]) => ids.map((id) => ({ id, text: this.tokenizer.tokenText(id), logit: logits[id] }));
+    return {
+      neuron,
+      valueNorm: Math.hypot(...value),
+      promotes: view(topIndices(logits, top)),
+      suppresses: view(topIndices(logits.map((x) => -x), top)),
+    };
   }
 
   tokenView(ids: number[]): TokenView[] {
@@ -147,7 +237,7 @@ export class Engine {
     // One teacher-forced pass scores the target and gives the next-token distribution.
     const sequence = target ? [...promptIds, ...target.ids.slice(0, -1)] : promptIds;
     const rows = tf.tidy(() => {
-      const logits = forward(this.weights, tf.tensor2d([sequence], [1, sequence.length], 'int32'));
+      const logits = forward(this.weights, tf.tensor2d([sequence], [1, sequence.length], 'int32'), { overrides: this.overrides });
       const rowCount = sequence.length - promptIds.length + 1;
       const vocab = this.info.config.vocabSize;
       return logits.slice([0, promptIds.length - 1, 0], [1, rowCount, vocab]).reshape([rowCount, vocab]) as tf.Tensor2D;

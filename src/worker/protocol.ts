@@ -4,7 +4,11 @@
  * result or error. Large numeric results travel as transferred ArrayBuffers.
  */
 import type { BackendInfo, BackendName } from '../core/backend';
-import type { ModelInfo, PredictRequest, PredictResult } from '../core/engine';
+import type { EditSummary, ModelInfo, PredictRequest, PredictResult, TokenView } from '../core/engine';
+import type { AttributionResult, AttributionSettings, NeuronSite } from '../core/knowledge/attribution';
+import type { FactNeuronsResult, NeuronMethod } from '../core/knowledge/neurons';
+import type { AnswerProb } from '../core/knowledge/patching';
+import type { Neuron, RefineSettings } from '../core/knowledge/refine';
 import type { FileLike, ModelSource } from '../core/hub/source';
 
 export interface Progress {
@@ -27,6 +31,19 @@ export interface EngineApi {
   init: [{ backend?: BackendName }, BackendInfo];
   load: [{ source: ModelSource | { kind: 'files'; files: FileLike[] } }, ModelInfo];
   predict: [PredictRequest, PredictResult];
+  /** Integrated-gradients attribution of one prompt; per-layer results also stream as progress `layer` events. */
+  attribute: [{ prompt: string; target: string; settings?: Partial<AttributionSettings> }, AttributionResult & { tokens: TokenView[] }];
+  /** A fact's refined knowledge neurons from its paraphrase prompts. */
+  factNeurons: [{ prompts: string[]; target: string; method?: NeuronMethod; attribution?: Partial<AttributionSettings>; refine?: RefineSettings }, FactNeuronsResult];
+  /** Probabilities before/after scaling neurons, under the active edits. */
+  intervene: [{ items: Array<{ prompt: string; target: string }>; neurons: Neuron[]; scale: number; site?: NeuronSite }, Array<{ before: AnswerProb; after: AnswerProb }>];
+  /** A neuron's value vector projected on the vocabulary. */
+  neuronInfo: [{ neuron: Neuron; top?: number }, { neuron: Neuron; valueNorm: number; promotes: Array<TokenView & { logit: number }>; suppresses: Array<TokenView & { logit: number }> }];
+  editFact: [{ prompt: string; target: string; newTarget: string; neurons: Neuron[] }, EditSummary[]];
+  eraseNeurons: [{ neurons: Neuron[]; replacement?: 'zero' | 'mean-embedding'; label?: string }, EditSummary[]];
+  /** Reverts one edit (by id) or all of them. */
+  revertEdit: [{ id?: string }, EditSummary[]];
+  listEdits: [Record<string, never>, EditSummary[]];
   listCache: [Record<string, never>, CachedModel[]];
   clearCache: [{ id?: string }, { cleared: number }];
 }

@@ -56,6 +56,16 @@ function serialized<T>(signal: AbortSignal, what: string, run: () => Promise<T>)
   return next;
 }
 
+/** Runs an operation on the loaded model, in the queue, and honours a cancel that came meanwhile. */
+function withEngine<T>(signal: AbortSignal, what: string, run: (e: Engine) => Promise<T>): Promise<T> {
+  return serialized(signal, what, async () => {
+    if (!engine) throw new FactlabError('no-model', 'No model is loaded yet: load one first.');
+    const result = await run(engine);
+    throwIfAborted(signal, what);
+    return result;
+  });
+}
+
 const handlers: { [M in Method]: Handler<M> } = {
   init: (args, { signal }) =>
     serialized(signal, 'backend start', async () => {
@@ -84,13 +94,28 @@ const handlers: { [M in Method]: Handler<M> } = {
       return next.info;
     }),
 
-  predict: (args, { signal }) =>
-    serialized(signal, 'prediction', async () => {
-      if (!engine) throw new FactlabError('no-model', 'No model is loaded yet: load one first.');
-      const result = await engine.predict(args);
-      throwIfAborted(signal, 'prediction');
-      return result;
+  predict: (args, { signal }) => withEngine(signal, 'prediction', (e) => e.predict(args)),
+
+  attribute: (args, { signal, progress }) =>
+    withEngine(signal, 'attribution', async (e) => {
+      const { promptIds, targetIds } = e.encodeFact(args.prompt, args.target);
+      const result = await e.attribute(promptIds, targetIds, args.settings ?? {}, {
+        signal,
+        onProgress: (p) => progress({ fraction: p.fraction, stage: p.stage, etaSeconds: p.etaSeconds }),
+      });
+      return { ...result, tokens: e.tokenView(promptIds) };
     }),
+
+  factNeurons: (args, { signal, progress }) =>
+    withEngine(signal, 'knowledge-neuron search', (e) =>
+      e.factNeurons(args, { signal, onProgress: (p) => progress({ fraction: p.fraction, stage: p.stage, etaSeconds: p.etaSeconds }) })),
+
+  intervene: (args, { signal }) => withEngine(signal, 'intervention', (e) => e.intervene(args)),
+  neuronInfo: (args, { signal }) => withEngine(signal, 'neuron inspection', (e) => e.neuronInfo(args.neuron, args.top)),
+  editFact: (args, { signal }) => withEngine(signal, 'edit', (e) => e.editFact(args)),
+  eraseNeurons: (args, { signal }) => withEngine(signal, 'erase', (e) => e.eraseNeurons(args)),
+  revertEdit: (args, { signal }) => withEngine(signal, 'revert', (e) => e.revertEdit(args.id)),
+  listEdits: async () => engine?.listEdits() ?? [],
 
   listCache: async () =>
     (await listCachedModels()).map((m) => ({ id: m.sourceId, files: m.files.map(({ name, bytes }) => ({ name, bytes })), totalBytes: m.totalBytes })),

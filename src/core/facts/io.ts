@@ -302,6 +302,7 @@ function parseRelation(raw: unknown, index: number): Relation {
     templates: stringList(r.templates, where, 'templates'),
     maskedTemplates: stringList(r.maskedTemplates, where, 'maskedTemplates'),
     heldOutTemplates: heldOut as number[],
+    heldOutPerFact: r.heldOutPerFact === undefined ? undefined : (r.heldOutPerFact as number),
   });
   checkRelation(relation, where);
   return relation;
@@ -314,6 +315,7 @@ export function canonicalRelation(r: Relation): Relation {
   out.templates = r.templates;
   out.maskedTemplates = r.maskedTemplates;
   out.heldOutTemplates = r.heldOutTemplates;
+  if (r.heldOutPerFact !== undefined) out.heldOutPerFact = r.heldOutPerFact;
   return out;
 }
 

@@ -38,9 +38,25 @@ export function isMaskedPrompt(prompt: string): boolean {
   return prompt.includes(MASK_TOKEN);
 }
 
-/** Indices of a relation's causal templates in a split. */
-export function templateIndices(relation: Relation, split: PromptOptions['split'] = 'all'): number[] {
-  const heldOut = new Set(relation.heldOutTemplates);
+/** FNV-1a hash of a string: a stable, platform-independent choice of rotated templates. */
+function stableHash(text: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+}
+
+/** The templates held out for one fact: the relation's fixed list, or a rotating window (`heldOutPerFact`). */
+export function heldOutIndices(relation: Relation, factId: string): number[] {
+  const k = relation.heldOutPerFact ?? 0;
+  if (k <= 0) return relation.heldOutTemplates;
+  const n = relation.templates.length;
+  const start = stableHash(factId) % n;
+  return Array.from({ length: Math.min(k, n - 1) }, (_, j) => (start + j) % n);
+}
+
+/** Indices of a relation's causal templates in a split (for one fact when templates rotate). */
+export function templateIndices(relation: Relation, split: PromptOptions['split'] = 'all', factId = ''): number[] {
+  const heldOut = new Set(heldOutIndices(relation, factId));
   const all = relation.templates.map((_, i) => i);
   if (split === 'all') return all;
   if (split === 'heldout') return all.filter((i) => heldOut.has(i));
@@ -70,7 +86,7 @@ export function promptsFor(fact: Fact, relation: Relation | undefined, options: 
   }
   if (fact.prompts?.length) return split === 'heldout' ? [] : [...fact.prompts];
   if (!relation) return [];
-  return templateIndices(relation, split).map((i) => fillTemplate(relation.templates[i], fact.subject));
+  return templateIndices(relation, split, fact.id).map((i) => fillTemplate(relation.templates[i], fact.subject));
 }
 
 /**

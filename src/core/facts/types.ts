@@ -22,8 +22,14 @@ export interface Relation {
   templates: string[];
   /** Masked templates: contain '{subject}' and exactly one '[MASK]'. */
   maskedTemplates: string[];
-  /** Indices into `templates` kept out of training (paraphrase generalisation checks). */
+  /** Indices into `templates` kept out of training for every fact (paraphrase generalisation checks). */
   heldOutTemplates: number[];
+  /**
+   * Alternatively, hold out this many templates per fact, rotating with the fact (chosen by a
+   * hash of its id): every template is then trained with other facts, and the held-out
+   * check asks whether a fact learnt in some phrasings is known in another familiar one.
+   */
+  heldOutPerFact?: number;
   /** The closest Wikidata property (as in LAMA / PARAREL), when there is one, e.g. 'P36'. */
   wikidata?: string;
 }

@@ -72,6 +72,10 @@ export function checkRelation(relation: Relation, where: string): void {
     if (seen.has(i)) throw factError('facts-bad-template', `${where}: held-out template index ${i} is listed twice.`);
     seen.add(i);
   }
+  const perFact = relation.heldOutPerFact;
+  if (perFact !== undefined && (!Number.isInteger(perFact) || perFact < 0 || (relation.templates.length > 0 && perFact >= relation.templates.length))) {
+    throw factError('facts-bad-template', `${where}: heldOutPerFact must be a whole number below the number of templates (${relation.templates.length}), got ${perFact}.`);
+  }
   if (relation.templates.length > 0 && seen.size >= relation.templates.length) {
     throw factError('facts-bad-template', `${where}: every template is held out; keep at least one for training.`);
   }
