@@ -1,26 +1,17 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { makeRng } from '../src/core/random';
 import { BYTE_TO_UNICODE, ByteLevelBpe, gpt2PreTokenize, utf8Bytes } from '../src/core/tokenizers/bpe';
 import { serializeMerges, serializeVocabJson, trainByteLevelBpe } from '../src/core/tokenizers/bpe-train';
 import { CancelledError, FactlabError } from '../src/core/errors';
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const SUBJECTS = ['The cat', 'A dog', 'The capital of France', 'My neighbour', 'The river', 'Paris', 'The old man', 'A small bird'];
 const VERBS = ['sat on', 'looked at', 'is near', 'walked to', "didn't see", "couldn't find", 'jumped over', 'lives in'];
 const OBJECTS = ['the mat.', 'the house.', 'the garden!', 'a tree?', 'the city of Paris.', 'the mountain, again.', 'the river bank.'];
 
 function sentences(count: number, seed: number): string[] {
-  const rand = mulberry32(seed);
+  const rand = makeRng(seed);
   const pick = <T>(xs: T[]) => xs[Math.floor(rand() * xs.length)];
   return Array.from({ length: count }, () => `${pick(SUBJECTS)} ${pick(VERBS)} ${pick(OBJECTS)}${rand() < 0.2 ? ` ${Math.floor(rand() * 2000)}` : ''}`);
 }

@@ -1,27 +1,8 @@
-import { execFile } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { expectCleanError, factlab } from './helpers/cli';
 import { writeModelFolder } from './helpers/model-folder';
-
-const run = promisify(execFile);
-
-async function factlab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/factlab.js', ...args], { timeout: 120_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-function expectError(result: { code: number; stderr: string }, pattern: RegExp): void {
-  expect(result.code).not.toBe(0);
-  expect(result.stderr.trim().split('\n').filter((l) => !l.startsWith('npm warn'))).toHaveLength(1);
-  expect(result.stderr).toMatch(pattern);
-}
 
 let folder: string;
 let factsCsv: string;
@@ -56,11 +37,11 @@ describe('factlab attribute', () => {
 
   it('rejects bad settings and targets', async () => {
     const base = ['attribute', '--model', folder, '--prompt', 'The capital of France is', '--target', ' Paris'];
-    expectError(await factlab(...base, '--steps', '0'), /--steps must be an integer from 1 to 1000/);
-    expectError(await factlab(...base, '--steps', '100000'), /--steps must be an integer from 1 to 1000/);
-    expectError(await factlab(...base, '--rule', 'middle'), /--rule must be one of/);
-    expectError(await factlab(...base, '--layers', '5-9'), /outside 0-1/);
-    expectError(await factlab('attribute', '--model', folder, '--prompt', 'The capital of France is ', '--target', 'Paris'), /not how this tokenizer continues/);
+    expectCleanError(await factlab(...base, '--steps', '0'), /--steps must be an integer from 1 to 1000/);
+    expectCleanError(await factlab(...base, '--steps', '100000'), /--steps must be an integer from 1 to 1000/);
+    expectCleanError(await factlab(...base, '--rule', 'middle'), /--rule must be one of/);
+    expectCleanError(await factlab(...base, '--layers', '5-9'), /outside 0-1/);
+    expectCleanError(await factlab('attribute', '--model', folder, '--prompt', 'The capital of France is ', '--target', 'Paris'), /not how this tokenizer continues/);
   });
 });
 
@@ -75,8 +56,8 @@ describe('factlab neurons and intervene', () => {
       expect(layer).toBeGreaterThanOrEqual(0);
       expect(index).toBeLessThan(64);
     }
-    expectError(await factlab('neurons', '--model', folder, '--facts', factsCsv, '--ids', 'capital_city/nowhere'), /No fact with id/);
-    expectError(await factlab('neurons', '--model', folder, '--facts', join(folder, 'none.csv')), /Cannot read the fact file/);
+    expectCleanError(await factlab('neurons', '--model', folder, '--facts', factsCsv, '--ids', 'capital_city/nowhere'), /No fact with id/);
+    expectCleanError(await factlab('neurons', '--model', folder, '--facts', join(folder, 'none.csv')), /Cannot read the fact file/);
   });
 
   it('intervenes on neurons and checks the list', async () => {
@@ -85,9 +66,9 @@ describe('factlab neurons and intervene', () => {
     expect(out.scale).toBe(2);
     expect(out.before.prob).toBeGreaterThan(0);
     expect(out.after.prob).not.toBe(out.before.prob);
-    expectError(await factlab(...base, '--neurons', ''), /neuron list is empty/);
-    expectError(await factlab(...base, '--neurons', '7:1'), /Layer 7 is out of range/);
-    expectError(await factlab(...base, '--neurons', '0:999'), /index 999 is out of range/);
-    expectError(await factlab(...base, '--neurons', '0:1', '--mode', 'explode'), /--mode must be/);
+    expectCleanError(await factlab(...base, '--neurons', ''), /neuron list is empty/);
+    expectCleanError(await factlab(...base, '--neurons', '7:1'), /Layer 7 is out of range/);
+    expectCleanError(await factlab(...base, '--neurons', '0:999'), /index 999 is out of range/);
+    expectCleanError(await factlab(...base, '--neurons', '0:1', '--mode', 'explode'), /--mode must be/);
   });
 });

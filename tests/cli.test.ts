@@ -1,32 +1,9 @@
-import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeSafetensors } from '../src/core/model/safetensors';
+import { expectCleanError, factlab } from './helpers/cli';
 import { writeModelFolder } from './helpers/model-folder';
-
-const run = promisify(execFile);
-
-async function factlab(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  try {
-    const { stdout, stderr } = await run('node', ['bin/factlab.js', ...args], { timeout: 60_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code: number; stdout: string; stderr: string };
-    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
-  }
-}
-
-/** A failure must be one line on stderr, specific, with no stack trace. */
-function expectCleanError(result: { code: number; stderr: string }, pattern: RegExp): void {
-  expect(result.code).not.toBe(0);
-  const lines = result.stderr.trim().split('\n').filter((l) => !l.startsWith('npm warn'));
-  expect(lines).toHaveLength(1);
-  expect(lines[0]).toMatch(/^factlab: /);
-  expect(lines[0]).toMatch(pattern);
-  expect(result.stderr).not.toMatch(/\n\s+at /);
-}
 
 let folder: string;
 beforeAll(() => {

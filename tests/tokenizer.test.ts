@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { makeRng } from '../src/core/random';
 import fc from 'fast-check';
 import { encode as refEncode, decode as refDecode } from 'gpt-tokenizer/encoding/r50k_base';
 import { BYTE_ORDER, BYTE_TO_UNICODE, ByteLevelBpe, gpt2PreTokenize, utf8Bytes } from '../src/core/tokenizers/bpe';
@@ -11,16 +12,6 @@ const gpt2 = ByteLevelBpe.fromVocabAndMerges(VOCAB_JSON, MERGES_TXT);
 
 // ---------------------------------------------------------------- corpus
 
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const WORDS = (
   'the of and to in is was for that on with as by at from his her it an were are which this be or has had not but they ' +
@@ -80,7 +71,7 @@ function fragment(rand: () => number): string {
 
 /** Deterministic varied corpus. U+0085 and U+FEFF are left out: see the dedicated test. */
 function buildCorpus(count: number, seed: number): string[] {
-  const rand = mulberry32(seed);
+  const rand = makeRng(seed);
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
     const k = 1 + Math.floor(rand() * 4);
@@ -261,7 +252,7 @@ describe('GPT-2 byte-level BPE parity', () => {
       expect(tok.encode('abcabc')).toEqual([258, 258]);
     }
     for (let trial = 0; trial < 20; trial++) {
-      const rand = mulberry32(1000 + trial);
+      const rand = makeRng(1000 + trial);
       const vocab = byteVocab();
       let next = 256;
       const tokens = ['a', 'b', 'c'];

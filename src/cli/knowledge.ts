@@ -5,7 +5,7 @@ import type { AttributionSettings, NeuronSite } from '../core/knowledge/attribut
 import { evaluateInterventions, sampleFacts } from '../core/knowledge/evaluate';
 import { factNeurons, type NeuronMethod } from '../core/knowledge/neurons';
 import { answerProbsWithNeurons } from '../core/knowledge/patching';
-import { parseNeuronList, REFINE_PRESETS, type RefinePreset, type RefineSettings } from '../core/knowledge/refine';
+import { autoTuneP, parseNeuronList, REFINE_PRESETS, type RefinePreset, type RefineSettings } from '../core/knowledge/refine';
 import { RULES, type RiemannRule } from '../core/knowledge/riemann';
 import { loadFactSetFile, selectFacts } from './facts-file';
 import { loadEngine, parseCommandArgs, parsePositiveInt, printJson } from './common';
@@ -111,30 +111,41 @@ export async function runAttribute(argv: string[]): Promise<number> {
 }
 
 export async function runNeurons(argv: string[]): Promise<number> {
-  const args = parseCommandArgs(argv, { ...ATTRIBUTION_OPTIONS, ...REFINE_OPTIONS, facts: { type: 'string' }, ids: { type: 'string' }, split: { type: 'string' } }, 'neurons');
+  const args = parseCommandArgs(argv, { ...ATTRIBUTION_OPTIONS, ...REFINE_OPTIONS, facts: { type: 'string' }, ids: { type: 'string' }, split: { type: 'string' }, 'auto-tune-p': { type: 'boolean' } }, 'neurons');
   const set = loadFactSetFile(args.facts);
   const facts = selectFacts(set, args.ids);
   return withEngine(args.model, args.backend, async (engine) => {
     const attribution = attributionSettings(args, engine.info.config.nLayer);
     const refine = refineSettings(args);
     const method = neuronMethod(args.method);
-    const results = [];
+    const found = [];
     for (const fact of facts) {
       const items = factItems(engine, set, fact, args.split);
-      const found = await factNeurons(engine.weights, { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds }, { method, attribution, refine });
-      results.push({
-        id: fact.id,
-        relation: fact.relation,
-        subject: fact.subject,
-        object: fact.object,
-        prompts: items.length,
-        neurons: found.refined.neurons.map((n) => [n.layer, n.index]),
-        counts: found.refined.neurons.map((n) => n.count),
-        required: found.refined.required,
-        seconds: found.seconds,
-      });
+      found.push({ fact, prompts: items.length, result: await factNeurons(engine.weights, { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds }, { method, attribution, refine }) });
     }
-    const out = { model: engine.info.id, method, attribution: { ...attribution }, refine, facts: results, meanNeurons: results.reduce((a, r) => a + r.neurons.length, 0) / Math.max(results.length, 1) };
+    // Official per-relation tuning of p toward 2–5 neurons per fact (re-refines the same scores).
+    const tunedP: Record<string, number> = {};
+    if (args['auto-tune-p']) {
+      for (const relation of new Set(found.map((f) => f.fact.relation))) {
+        const group = found.filter((f) => f.fact.relation === relation);
+        const tuned = autoTuneP(group.map((f) => f.result.scores), found[0].result.refine);
+        tunedP[relation] = tuned.p;
+        group.forEach((f, i) => (f.result.refined = tuned.results[i]));
+      }
+    }
+    const results = found.map(({ fact, prompts, result }) => ({
+      id: fact.id,
+      relation: fact.relation,
+      subject: fact.subject,
+      object: fact.object,
+      prompts,
+      neurons: result.refined.neurons.map((n) => [n.layer, n.index]),
+      counts: result.refined.neurons.map((n) => n.count),
+      required: result.refined.required,
+      p: result.refined.settings.p,
+      seconds: result.seconds,
+    }));
+    const out = { model: engine.info.id, method, attribution: { ...attribution }, refine, tunedP: args['auto-tune-p'] ? tunedP : undefined, facts: results, meanNeurons: results.reduce((a, r) => a + r.neurons.length, 0) / Math.max(results.length, 1) };
     if (args.json) printJson(out);
     else for (const r of results) process.stdout.write(`${r.id}: ${JSON.stringify(r.neurons)}\n`);
     return 0;

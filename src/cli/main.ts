@@ -19,7 +19,7 @@ commands:
             [--site post|pre] [--layers A-B] [--path fast|full] [--json]
   neurons   refined knowledge neurons of facts, as [[layer, index], …]
             --model M --facts FILE|default [--ids ID,…] [--preset project|official-kn|eleutherai]
-            [--t 0.2] [--p 0.7] [--method ig|activation] [--split all|train|heldout] [--json]
+            [--t 0.2] [--p 0.7] [--auto-tune-p] [--method ig|activation] [--split all|train|heldout] [--json]
   intervene probability of a target before/after scaling neurons
             --model M --prompt TEXT --target TEXT --neurons L:I,… [--mode suppress|amplify|scale=F] [--json]
   evaluate  the paper's suppress/amplify table over a sample of facts

@@ -5,7 +5,7 @@
  */
 import type { BackendInfo, BackendName } from '../core/backend';
 import type { EditSummary, ModelInfo, PredictRequest, PredictResult, TokenView } from '../core/engine';
-import type { AttributionResult, AttributionSettings, NeuronSite } from '../core/knowledge/attribution';
+import type { AttributionResult, AttributionSettings, LayerAttribution, NeuronSite } from '../core/knowledge/attribution';
 import type { FactNeuronsResult, NeuronMethod } from '../core/knowledge/neurons';
 import type { AnswerProb } from '../core/knowledge/patching';
 import type { Neuron, RefineSettings } from '../core/knowledge/refine';
@@ -18,6 +18,8 @@ export interface Progress {
   detail?: string;
   /** Seconds left, when it can be estimated. */
   etaSeconds?: number;
+  /** `attribute` only: a layer's finished result, streamed as soon as it is complete. */
+  layer?: LayerAttribution;
 }
 
 export interface CachedModel {
@@ -31,7 +33,7 @@ export interface EngineApi {
   init: [{ backend?: BackendName }, BackendInfo];
   load: [{ source: ModelSource | { kind: 'files'; files: FileLike[] } }, ModelInfo];
   predict: [PredictRequest, PredictResult];
-  /** Integrated-gradients attribution of one prompt; per-layer results also stream as progress `layer` events. */
+  /** Integrated-gradients attribution of one prompt; each layer's result also streams as a progress event with `layer`. */
   attribute: [{ prompt: string; target: string; settings?: Partial<AttributionSettings> }, AttributionResult & { tokens: TokenView[] }];
   /** A fact's refined knowledge neurons from its paraphrase prompts. */
   factNeurons: [{ prompts: string[]; target: string; method?: NeuronMethod; attribution?: Partial<AttributionSettings>; refine?: RefineSettings }, FactNeuronsResult];

@@ -99,9 +99,14 @@ const handlers: { [M in Method]: Handler<M> } = {
   attribute: (args, { signal, progress }) =>
     withEngine(signal, 'attribution', async (e) => {
       const { promptIds, targetIds } = e.encodeFact(args.prompt, args.target);
+      let fraction = 0;
       const result = await e.attribute(promptIds, targetIds, args.settings ?? {}, {
         signal,
-        onProgress: (p) => progress({ fraction: p.fraction, stage: p.stage, etaSeconds: p.etaSeconds }),
+        onProgress: (p) => {
+          fraction = p.fraction;
+          progress({ fraction: p.fraction, stage: p.stage, etaSeconds: p.etaSeconds });
+        },
+        onLayer: (layer) => progress({ fraction, stage: `layer ${layer.layer} done`, layer }),
       });
       return { ...result, tokens: e.tokenView(promptIds) };
     }),
