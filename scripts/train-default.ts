@@ -27,7 +27,7 @@ import { ParallelTrainer } from './lib/train-parallel';
 const { values: args } = parseArgs({
   options: {
     out: { type: 'string', default: 'public/models/default' },
-    steps: { type: 'string', default: '3000' },
+    steps: { type: 'string', default: '1500' },
     seed: { type: 'string', default: '1318' },
     resume: { type: 'boolean', default: false },
     'save-every': { type: 'string', default: '250' },
@@ -48,7 +48,7 @@ export const SETTINGS = {
   maxTextTokens: 24,
   /** Loss weight of the object tokens of a fact sentence (other tokens weigh 1). */
   answerWeight: 3,
-  adamw: { learningRate: 3e-3, warmupSteps: 150, totalSteps: Number(args.steps), minLearningRateFraction: 0.05, weightDecay: 0.01, beta1: 0.9, beta2: 0.98, epsilon: 1e-8 } satisfies AdamWSettings,
+  adamw: { learningRate: 3e-3, warmupSteps: 100, totalSteps: Number(args.steps), minLearningRateFraction: 0.05, weightDecay: 0.01, beta1: 0.9, beta2: 0.98, epsilon: 1e-8 } satisfies AdamWSettings,
 };
 
 const CACHE = '.cache/train-default';

@@ -162,8 +162,10 @@ It exists so that factlab works offline and so that its methods have a model tha
 general language model: outside its facts and gloss-like text it knows little.
 
 ## Data
-- Fact sentences: every fact of facts.json with each of its relation's training templates, as "<prompt> <object>."
-  (${card.data.facts.length} sentences). The held-out templates (the last ones of each relation) are never trained on.
+- Fact sentences: every fact of facts.json with each of its training templates, as "<prompt> <object>."
+  (${card.data.facts.length} sentences). Two of the seven templates of every fact are held out, rotating with the fact
+  (\`heldOutPerFact\`): the model never sees the fact in those phrasings, though it sees the phrasings with other facts.
+  The held-out accuracy below therefore measures whether a fact learnt in five phrasings is known in a sixth and seventh.
 - General text: ${card.data.text.length} WordNet gloss and example sentences (training split).
 - Tokenizer: byte-level BPE (GPT-2 scheme) with ${config.vocabSize} tokens, trained on the training text only.
 

@@ -4,6 +4,7 @@
  * with a non-zero exit code, never a stack trace.
  */
 import { describeError, FactlabError } from '../core/errors';
+import { runDkn } from './dkn';
 import { runEdit, runErase } from './editing';
 import { runAttribute, runEvaluate, runIntervene, runNeurons } from './knowledge';
 import { runPredict } from './predict';
@@ -28,6 +29,10 @@ commands:
             --model M --facts FILE|default --id FACT_ID --to NEW_OBJECT [--kn neurons.json] [--seed 42] [--json]
   erase     erase a relation through its 20 most frequent knowledge neurons and measure it
             --model M --facts FILE|default --relation R [--kn neurons.json] [--replacement zero|mean-embedding] [--json]
+  dkn       degenerate knowledge neurons of facts: clusters, functional filter, subset drops, verdict
+            --model M --facts FILE|default [--ids ID,…] [--preset project|dkn-code] [--steps 20] [--prompts N]
+            [--t 0.2] [--joint-drop-min 0.3] [--max-span 3] [--baselines pairwise,hierarchical,dbscan,kmeans]
+            [--seed 42] [--no-controls] [--split all|train|heldout] [--json]
 
 Errors print one line on stderr and exit non-zero; FACTLAB_DEBUG=1 adds the stack.
 `;
@@ -40,6 +45,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   evaluate: runEvaluate,
   edit: runEdit,
   erase: runErase,
+  dkn: runDkn,
 };
 
 async function main(argv: string[]): Promise<number> {
