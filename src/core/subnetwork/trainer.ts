@@ -1,0 +1,273 @@
+/**
+ * Training knowledge-critical subnetworks (methods.md §5.3–§5.4, D7). Each step:
+ *
+ *   L = 1.5·KL(U ‖ q̃) on the whole TargetKG + 1.0·KL(p ‖ q̃) on a ControlKG batch
+ *     + 1.0·KL(p ‖ q̃) on a ControlLM batch + λ_reg(t)·mean σ(s)
+ *
+ * with q̃ the remaining model θ ⊙ (1 − m) under train-mode (noisy, straight-through) masks and
+ * p the full model, computed without masks and without gradient. The terms' gradients are
+ * accumulated one term at a time (one forward tape alive at once), then Adam (ε = 1e−8, explicit
+ * varList = the mask logits only) steps with lr 0.2 after a 10% linear warm-up.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { FactlabError, throwIfAborted } from '../errors';
+import type { Gpt2Weights } from '../model/weights';
+import { makeRng, type Rng } from '../random';
+import { BatchCycler, hiddenRows, kgBatch, klRowIndices, lmBlocks, padBatch, type KgItem } from './data';
+import { disposeReference, headOf, klLoss, referenceFromHidden, uniformReference, type KlReference, type VocabHead } from './losses';
+import { addDensityGradient, createMaskState, masksForForward, maskSparsity, sampleNoise, type MaskState } from './mask';
+import { kgScores, type KgScore } from './metrics';
+import type { EvalRecord, StepRecord, TrainCallbacks } from './progress';
+import { deviationsOf, lambdaRegAt, learningRateAt, resolvedLayers, resolveSettings, type Deviation, type SubnetOptions, type SubnetSettings } from './settings';
+
+export interface SubnetData {
+  /** TargetKG: the knowledge to remove (the whole set is used every step). */
+  target: KgItem[];
+  /** ControlKG training items (one batch per step, cycled). */
+  controlKg: KgItem[];
+  /** ControlKG items for progress evaluations; default the first `controlEvalItems` of `controlKg`. */
+  controlKgEval?: KgItem[];
+  /** ControlLM token stream, cut into `controlLmBlock`-token blocks; without it the LM term is skipped (a recorded deviation). */
+  controlLmTokens?: number[];
+}
+
+export interface SubnetTrainResult {
+  status: 'completed' | 'stopped';
+  modelId?: string;
+  settings: SubnetSettings;
+  layers: number[];
+  /** Every value that differs from the Node defaults (browser profile, data limits). */
+  deviations: Deviation[];
+  seed: number;
+  steps: number;
+  data: { target: number; controlKg: number; controlKgEval: number; controlLmBlocks: number };
+  curve: StepRecord[];
+  evals: EvalRecord[];
+  /** The full model on the evaluation items. */
+  full: { target: KgScore; control: KgScore };
+  sparsity: Awaited<ReturnType<typeof maskSparsity>>;
+  seconds: number;
+}
+
+const derivedSeed = (seed: number, stream: number) => (Math.imul(seed ^ 0x9e3779b9, stream * 2 + 1) + stream) >>> 0;
+
+/** One training run's state: the mask logits, Adam moments, data streams and RNGs. `dispose()` keeps the mask state if asked. */
+export class SubnetTrainer {
+  readonly settings: SubnetSettings;
+  readonly state: MaskState;
+  readonly deviations: Deviation[];
+  readonly lmBlocks: number[][];
+  readonly controlEval: KgItem[];
+  stepsDone = 0;
+  private readonly head: VocabHead;
+  private readonly noiseRng: Rng;
+  private readonly kgCycler: BatchCycler<KgItem> | null;
+  private readonly lmCycler: BatchCycler<number[]> | null;
+  private readonly moments: Map<string, { m: tf.Variable; v: tf.Variable }> = new Map();
+
+  constructor(
+    readonly weights: Gpt2Weights,
+    readonly data: SubnetData,
+    options: SubnetOptions = {},
+    state?: MaskState,
+  ) {
+    const s = (this.settings = resolveSettings(options));
+    const { config } = weights;
+    if (data.target.length === 0) throw new FactlabError('bad-subnet-data', 'TargetKG is empty: there is no knowledge to remove.');
+    if (data.controlKg.length === 0 && s.lambdas.controlKg !== 0) throw new FactlabError('bad-subnet-data', 'ControlKG is empty; give control facts or set lambdas.controlKg to 0.');
+    if (s.controlLmBlock > config.nPositions) throw new FactlabError('bad-subnet-settings', `controlLmBlock ${s.controlLmBlock} exceeds the model's ${config.nPositions} positions.`);
+    const layers = resolvedLayers(s, config.nLayer);
+    if (state && state.layers.join() !== layers.join()) throw new FactlabError('bad-mask-layers', `The given mask state covers layers [${state.layers.join(', ')}], the settings ask for [${layers.join(', ')}].`);
+    this.state = state ?? createMaskState(config, { layers, initP: s.initP, temperature: s.temperature });
+    this.head = headOf(weights);
+    this.noiseRng = makeRng(s.seed);
+    this.kgCycler = data.controlKg.length ? new BatchCycler(data.controlKg, s.controlKgBatch, makeRng(derivedSeed(s.seed, 1))) : null;
+    this.lmBlocks = data.controlLmTokens ? lmBlocks(data.controlLmTokens, s.controlLmBlock, s.controlLmMaxBlocks) : [];
+    if (data.controlLmTokens && this.lmBlocks.length === 0) throw new FactlabError('bad-subnet-data', `The ControlLM text has ${data.controlLmTokens.length} tokens, fewer than one ${s.controlLmBlock}-token block.`);
+    this.lmCycler = this.lmBlocks.length ? new BatchCycler(this.lmBlocks, s.controlLmBatch, makeRng(derivedSeed(s.seed, 2))) : null;
+    this.controlEval = data.controlKgEval ?? data.controlKg.slice(0, s.controlEvalItems);
+    this.deviations = deviationsOf(s, config.nLayer);
+    if (!this.lmCycler && s.lambdas.controlLm !== 0) this.deviations.push({ setting: 'controlLm', value: 'none', default: 'WikiText-2 train blocks' });
+    if (this.lmBlocks.length && this.lmBlocks.length < s.controlLmMaxBlocks) this.deviations.push({ setting: 'controlLmBlocks', value: this.lmBlocks.length, default: s.controlLmMaxBlocks });
+    const zeros = (v: tf.Variable) => {
+      const init = tf.zerosLike(v);
+      const variable = tf.variable(init, false);
+      init.dispose();
+      return variable;
+    };
+    for (const [name, v] of this.state.logits) this.moments.set(name, { m: zeros(v), v: zeros(v) });
+  }
+
+  private masks(noise?: Map<string, tf.Tensor>): Record<string, tf.Tensor> {
+    return masksForForward(this.state, { mode: 'train', view: 'remaining', rng: this.noiseRng, noise });
+  }
+
+  /** Gradient of one weighted term w.r.t. the logits, added into `into`; returns the term's value. */
+  private term(into: Map<string, tf.Tensor>, f: () => tf.Scalar): number | Promise<number> {
+    const params = [...this.state.logits.keys()];
+    const varList = params.map((p) => this.state.logits.get(p)!);
+    const { value, grads } = tf.variableGrads(f, varList);
+    for (const [i, v] of varList.entries()) {
+      const g = grads[v.name]; // keyed by the tf variable's own name, not the parameter name
+      if (!g) continue;
+      const before = into.get(params[i]);
+      into.set(params[i], before ? tf.tidy(() => tf.add(before, g)) : g);
+      if (before) {
+        before.dispose();
+        g.dispose();
+      }
+    }
+    return value.data().then((d) => (value.dispose(), d[0]));
+  }
+
+  private async kgTerm(into: Map<string, tf.Tensor>, items: KgItem[], reference: 'uniform' | 'full', weight: number, noise?: Map<string, tf.Tensor>): Promise<number | null> {
+    if (weight === 0 || items.length === 0) return null;
+    const s = this.settings;
+    const { batch, rows } = kgBatch(items, this.weights.config.eosTokenId, (item) => klRowIndices(item, s.klPosition, s.scoreAllTailTokens));
+    return this.klTerm(into, batch, rows, reference, weight, noise);
+  }
+
+  private async klTerm(into: Map<string, tf.Tensor>, batch: ReturnType<typeof padBatch>, rows: Array<[number, number]> | 'all', reference: 'uniform' | 'full', weight: number, noise?: Map<string, tf.Tensor>): Promise<number> {
+    const chunk = this.settings.vocabChunk;
+    let ref: KlReference;
+    if (reference === 'uniform') ref = uniformReference(this.head, chunk);
+    else {
+      const hiddenRef = hiddenRows(this.weights, batch, rows);
+      ref = referenceFromHidden(this.head, hiddenRef, chunk);
+      hiddenRef.dispose();
+    }
+    try {
+      return (await this.term(into, () => tf.mul(klLoss(this.head, hiddenRows(this.weights, batch, rows, this.masks(noise)), ref, chunk), weight) as tf.Scalar)) / weight;
+    } finally {
+      disposeReference(ref);
+    }
+  }
+
+  /** One optimizer step. */
+  async step(): Promise<StepRecord> {
+    const s = this.settings;
+    const t = this.stepsDone;
+    const lr = learningRateAt(t, s);
+    const lambdaReg = lambdaRegAt(t, s);
+    const grads = new Map<string, tf.Tensor>();
+    const noise = s.noise === 'per-step' ? sampleNoise(this.state, this.noiseRng) : undefined;
+    try {
+      const suppress = await this.kgTerm(grads, this.data.target, 'uniform', s.lambdas.suppress, noise);
+      const controlKg = this.kgCycler ? await this.kgTerm(grads, this.kgCycler.next(), 'full', s.lambdas.controlKg, noise) : null;
+      const controlLm = this.lmCycler && s.lambdas.controlLm !== 0 ? await this.klTerm(grads, padBatch(this.lmCycler.next(), 0), 'all', 'full', s.lambdas.controlLm, noise) : null;
+      const density = await addDensityGradient(this.state, lambdaReg, grads);
+      this.adam(grads, lr, t + 1);
+      this.stepsDone++;
+      const total = (suppress ?? 0) * s.lambdas.suppress + (controlKg ?? 0) * s.lambdas.controlKg + (controlLm ?? 0) * s.lambdas.controlLm + density * lambdaReg;
+      const sparsity = (await maskSparsity(this.state)).sparsity;
+      return { step: this.stepsDone, lr, lambdaReg, losses: { suppress, controlKg, controlLm, density, total }, sparsity };
+    } finally {
+      for (const g of grads.values()) g.dispose();
+      for (const n of noise?.values() ?? []) n.dispose();
+    }
+  }
+
+  /** Adam as in PyTorch: m̂/(√v̂ + ε), bias corrections with step t (1-based). */
+  private adam(grads: Map<string, tf.Tensor>, lr: number, t: number): void {
+    const { beta1, beta2, epsilon } = this.settings.adam;
+    const c1 = 1 - beta1 ** t;
+    const c2 = 1 - beta2 ** t;
+    for (const [name, s] of this.state.logits) {
+      const g = grads.get(name);
+      if (!g) continue;
+      const { m, v } = this.moments.get(name)!;
+      // One tidy per matrix: temporaries of all matrices at once would be several copies of the mask.
+      tf.tidy(() => {
+        m.assign(tf.add(tf.mul(m, beta1), tf.mul(g, 1 - beta1)));
+        v.assign(tf.add(tf.mul(v, beta2), tf.mul(tf.square(g), 1 - beta2)));
+        s.assign(tf.sub(s, tf.mul(tf.div(m, tf.add(tf.sqrt(tf.div(v, c2)), epsilon)), lr / c1)));
+      });
+    }
+  }
+
+  /** The remaining model with eval-mode masks on TargetKG and the ControlKG evaluation items. */
+  async evaluate(): Promise<EvalRecord> {
+    const masks = masksForForward(this.state, { mode: 'eval', view: 'remaining' });
+    try {
+      const options = { masks, scoreAllTailTokens: this.settings.scoreAllTailTokens };
+      return { step: this.stepsDone, sparsity: (await maskSparsity(this.state)).sparsity, target: await kgScores(this.weights, this.data.target, options), control: await kgScores(this.weights, this.controlEval, options) };
+    } finally {
+      for (const m of Object.values(masks)) m.dispose();
+    }
+  }
+
+  /** Frees the Adam moments, and the mask state too unless `keepState`. */
+  dispose(keepState = true): void {
+    for (const { m, v } of this.moments.values()) {
+      m.dispose();
+      v.dispose();
+    }
+    this.moments.clear();
+    if (!keepState) for (const v of this.state.logits.values()) v.dispose();
+  }
+}
+
+const nextTick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Trains a subnetwork mask. Resolves with the result and the mask state (the caller owns and
+ * disposes it). Pass `state` to continue from imported logits (the optimizer starts afresh).
+ */
+export async function trainSubnetwork(
+  weights: Gpt2Weights,
+  data: SubnetData,
+  options: SubnetOptions & { modelId?: string; state?: MaskState } = {},
+  callbacks: TrainCallbacks = {},
+): Promise<{ result: SubnetTrainResult; state: MaskState }> {
+  const started = Date.now();
+  const { modelId, state, ...settings } = options;
+  const trainer = new SubnetTrainer(weights, data, settings, state);
+  const s = trainer.settings;
+  const curve: StepRecord[] = [];
+  const evals: EvalRecord[] = [];
+  let status: SubnetTrainResult['status'] = 'completed';
+  const { controller, signal, onProgress } = callbacks;
+  try {
+    const evalOptions = { scoreAllTailTokens: s.scoreAllTailTokens, signal };
+    const full = { target: await kgScores(weights, data.target, evalOptions), control: await kgScores(weights, trainer.controlEval, evalOptions) };
+    const evaluate = async () => {
+      const record = await trainer.evaluate();
+      evals.push(record);
+      onProgress?.({ kind: 'eval', record });
+    };
+    await evaluate();
+    while (trainer.stepsDone < s.steps) {
+      throwIfAborted(signal, 'subnetwork training');
+      if (controller?.state === 'paused') {
+        onProgress?.({ kind: 'paused', step: trainer.stepsDone });
+        if (await controller.gate(signal)) onProgress?.({ kind: 'resumed', step: trainer.stepsDone });
+        throwIfAborted(signal, 'subnetwork training');
+      }
+      if (controller?.state === 'stopped') {
+        status = 'stopped';
+        break;
+      }
+      const record = await trainer.step();
+      curve.push(record);
+      onProgress?.({ kind: 'step', steps: s.steps, record, seconds: (Date.now() - started) / 1000 });
+      const step = trainer.stepsDone;
+      if (step % s.evalEvery === 0 || step === s.steps) await evaluate();
+      if (callbacks.onCheckpoint && step % s.checkpointEvery === 0) {
+        await callbacks.onCheckpoint({ step, sparsity: record.sparsity, state: trainer.state });
+        onProgress?.({ kind: 'checkpoint', step });
+      }
+      await nextTick(); // let pause/stop/cancel messages in
+    }
+    if (status === 'stopped' && evals[evals.length - 1]?.step !== trainer.stepsDone) await evaluate();
+    const result: SubnetTrainResult = {
+      status, modelId, settings: s, layers: [...trainer.state.layers], deviations: trainer.deviations, seed: s.seed, steps: trainer.stepsDone,
+      data: { target: data.target.length, controlKg: data.controlKg.length, controlKgEval: trainer.controlEval.length, controlLmBlocks: trainer.lmBlocks.length },
+      curve, evals, full, sparsity: await maskSparsity(trainer.state), seconds: (Date.now() - started) / 1000,
+    };
+    trainer.dispose(true);
+    return { result, state: trainer.state };
+  } catch (err) {
+    trainer.dispose(state !== undefined); // a state the caller passed in stays theirs
+    throw err;
+  }
+}
