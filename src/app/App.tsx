@@ -1,13 +1,20 @@
 import { useEffect } from 'react';
 import { BackendIndicator } from './components/BackendIndicator';
+import { BeforeAfter } from './components/BeforeAfter';
+import { EditsPanel } from './components/EditsPanel';
 import { FactPanel } from './components/FactPanel';
 import { ModelPicker } from './components/ModelPicker';
+import { NeuronInspector } from './components/NeuronInspector';
+import { NeuronMapPanel } from './components/NeuronMapPanel';
+import { NeuronSearch } from './components/NeuronSearch';
+import { useFacts } from './facts-store';
 import { useLab } from './store';
 
 export function App() {
   const start = useLab((s) => s.start);
   useEffect(() => {
     void start();
+    void useFacts.getState().loadLibrary();
   }, [start]);
 
   // A file dropped outside the drop zone must not make the browser navigate away from the lab.
@@ -35,6 +42,13 @@ export function App() {
       <main className="layout">
         <ModelPicker />
         <FactPanel />
+        <NeuronSearch />
+        <NeuronMapPanel />
+        <div className="two-up">
+          <NeuronInspector />
+          <BeforeAfter />
+        </div>
+        <EditsPanel />
       </main>
     </div>
   );

@@ -56,6 +56,10 @@ export interface LabState {
   cancelLoad(): void;
   setPrompt(prompt: string): void;
   setTarget(target: string): void;
+  /** Sets prompt and target together (one prediction). */
+  setFact(prompt: string, target: string): void;
+  /** Recomputes the prediction now (e.g. after the weights were edited). */
+  repredict(): void;
   dismissLoadError(): void;
 }
 
@@ -236,6 +240,15 @@ export const useLab = create<LabState>()((set, get) => {
     setTarget(target) {
       set({ target });
       schedulePredict();
+    },
+
+    setFact(prompt, target) {
+      set({ prompt, target });
+      schedulePredict();
+    },
+
+    repredict() {
+      schedulePredict(0);
     },
 
     dismissLoadError() {

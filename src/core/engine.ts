@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FactlabError } from './errors';
 import { attribute, type AttributionCallbacks, type AttributionResult, type AttributionSettings, type NeuronSite } from './knowledge/attribution';
-import { disposeOverrides, editOverrides, eraseEdit, updateFactEdit, valueVector, type Edit } from './knowledge/edit';
+import { disposeOverrides, editOverrides, eraseEdit, updateFactEdit, valueParam, valueVector, type Edit } from './knowledge/edit';
 import { factNeurons, type FactNeuronsResult, type NeuronMethod } from './knowledge/neurons';
 import { answerProbs, scaleNeuronsHooks, type AnswerProb } from './knowledge/patching';
 import { checkNeuron, REFINE_PRESETS, type Neuron, type RefineSettings } from './knowledge/refine';
@@ -163,7 +163,9 @@ export class Engine {
 
   /** What a neuron writes: its value vector projected on the vocabulary (tokens it promotes and suppresses). */
   async neuronInfo(neuron: Neuron, top = 10): Promise<{ neuron: Neuron; valueNorm: number; promotes: Array<TokenView & { logit: number }>; suppresses: Array<TokenView & { logit: number }> }> {
-    const value = await valueVector(this.weights, neuron);
+    let value = await valueVector(this.weights, neuron);
+    // What the neuron writes now: an active edit of its value slot wins (the latest one).
+    for (const edit of this.edits) for (const slot of edit.slots) if (slot.param === valueParam(neuron[0]) && slot.row === neuron[1]) value = slot.updated;
     const projected = tf.tidy(() => tf.matMul(tf.tensor2d(value, [1, value.length]), this.weights.unembedding ?? tf.transpose(this.weights.params.get('wte.weight')!)));
     const logits = (await projected.data()) as Float32Array;
     projected.dispose();

@@ -1,6 +1,9 @@
 import { formatProb, visibleToken } from '../format';
 import { useLab } from '../store';
 import { ErrorMessage } from './ErrorMessage';
+import { FactIO } from './FactIO';
+import { FactLibrary } from './FactLibrary';
+import { PromptList } from './PromptList';
 import { TopTokens } from './TopTokens';
 
 /** Prompt and target in, next-token distribution and target probability out (recomputed as you type). */
@@ -18,34 +21,41 @@ export function FactPanel() {
   return (
     <section className="card" aria-labelledby="fact-heading">
       <h2 id="fact-heading">Fact</h2>
-      <div className="fields">
-        <div className="field field-prompt">
-          <label htmlFor="prompt">Prompt</label>
-          <textarea
-            id="prompt"
-            data-testid="prompt-input"
-            rows={2}
-            value={prompt}
-            spellCheck={false}
-            placeholder="The capital of France is"
-            aria-describedby="prompt-help"
-            onChange={(e) => setPrompt(e.target.value)}
-          />
-          <small id="prompt-help">The beginning of a sentence; the model predicts what comes next.</small>
-        </div>
-        <div className="field field-target">
-          <label htmlFor="target">Target (optional)</label>
-          <input
-            id="target"
-            data-testid="target-input"
-            type="text"
-            value={target}
-            spellCheck={false}
-            placeholder=" Paris"
-            aria-describedby="target-help"
-            onChange={(e) => setTarget(e.target.value)}
-          />
-          <small id="target-help">The expected continuation; a leading space is added when needed.</small>
+      <div className="fact-columns">
+        <FactLibrary />
+        <div className="fact-editor">
+          <div className="fields">
+            <div className="field field-prompt">
+              <label htmlFor="prompt">Prompt 1</label>
+              <textarea
+                id="prompt"
+                data-testid="prompt-input"
+                rows={2}
+                value={prompt}
+                spellCheck={false}
+                placeholder="The capital of France is"
+                aria-describedby="prompt-help"
+                onChange={(e) => setPrompt(e.target.value)}
+              />
+              <small id="prompt-help">The beginning of a sentence; the model predicts what comes next (shown below as you type).</small>
+            </div>
+            <div className="field field-target">
+              <label htmlFor="target">Target (optional)</label>
+              <input
+                id="target"
+                data-testid="target-input"
+                type="text"
+                value={target}
+                spellCheck={false}
+                placeholder=" Paris"
+                aria-describedby="target-help"
+                onChange={(e) => setTarget(e.target.value)}
+              />
+              <small id="target-help">The expected continuation; a leading space is added when needed.</small>
+            </div>
+          </div>
+          <PromptList />
+          <FactIO />
         </div>
       </div>
       <ErrorMessage error={error} where="predict" />

@@ -34,6 +34,8 @@ export interface FactEvaluation {
   factId: string;
   relation: string;
   neurons: Neuron[];
+  /** Per prompt and layer: the integrated-gradients completeness check (empty for the activation baseline). */
+  completeness: Array<{ layer: number; delta: number; relError: number; absolute: boolean }>;
   own: { suppress: Measured; amplify: Measured };
   other: { factId: string; suppress: Measured; amplify: Measured };
 }
@@ -101,6 +103,7 @@ export async function evaluateInterventions(
       factId: fact.id,
       relation: fact.relation,
       neurons,
+      completeness: found.perPrompt.flatMap((p) => p.completeness),
       own: { suppress: await measure(items, 0), amplify: await measure(items, 2) },
       other: { factId: other.id, suppress: await measure(otherItems, 0), amplify: await measure(otherItems, 2) },
     });

@@ -22,7 +22,7 @@ export interface FactNeuronsResult {
   method: NeuronMethod;
   attribution: AttributionSettings;
   refine: RefineSettings;
-  perPrompt: Array<{ promptIds: number[]; pFull: number; coarse: number; maxScore: number }>;
+  perPrompt: Array<{ promptIds: number[]; pFull: number; coarse: number; maxScore: number; completeness: Array<{ layer: number; delta: number; relError: number; absolute: boolean }> }>;
   refined: RefineResult;
   /** Per-prompt scores (attribution or activation), kept for re-refining with other t and p. */
   scores: PromptAttribution[];
@@ -73,6 +73,7 @@ export async function factNeurons(
     const promptIds = fact.promptIds[k];
     let promptScores: PromptAttribution;
     let pFull = NaN;
+    let completeness: FactNeuronsResult['perPrompt'][number]['completeness'] = [];
     if (method === 'ig') {
       const result = await attribute(weights, promptIds, fact.targetIds, attribution, {
         signal: callbacks.signal,
@@ -80,6 +81,7 @@ export async function factNeurons(
       });
       promptScores = { layers: result.layers.map((l) => ({ layer: l.layer, scores: l.scores })) };
       pFull = result.pFull;
+      completeness = result.layers.map(({ layer, delta, relError, absolute }) => ({ layer, delta, relError, absolute }));
     } else {
       promptScores = await activationScores(weights, promptIds, fact.targetIds, attribution.site, attribution.layers);
       callbacks.onProgress?.({ fraction: (k + 1) / fact.promptIds.length, stage: `prompt ${k + 1}/${fact.promptIds.length}` });
@@ -87,7 +89,7 @@ export async function factNeurons(
     scores.push(promptScores);
     let maxScore = -Infinity;
     for (const l of promptScores.layers) for (let i = 0; i < l.scores.length; i++) maxScore = Math.max(maxScore, l.scores[i]);
-    perPrompt.push({ promptIds, pFull, coarse: 0, maxScore });
+    perPrompt.push({ promptIds, pFull, coarse: 0, maxScore, completeness });
   }
   const refined = refineNeurons(scores, refine);
   refined.coarseSizes.forEach((size, k) => (perPrompt[k].coarse = size));

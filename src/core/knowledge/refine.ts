@@ -89,8 +89,10 @@ export function refineNeurons(prompts: PromptAttribution[], settings: RefineSett
     }
   }
   for (const prompt of prompts) {
-    for (const { layer, scores } of prompt.layers) {
-      for (const entry of counts.values()) if (entry.layer === layer) entry.total += scores[entry.index];
+    const byLayer = new Map(prompt.layers.map((l) => [l.layer, l.scores]));
+    for (const entry of counts.values()) {
+      const scores = byLayer.get(entry.layer);
+      if (scores) entry.total += scores[entry.index];
     }
   }
   const required = requiredPrompts(prompts.length, settings);
