@@ -65,7 +65,9 @@ export function compareVectors(actual: ArrayLike<number>, reference: ArrayLike<n
   };
 }
 
-export function describeAgreement(label: string, a: Agreement): string {
+/** One line per comparison; `quantity` names the values in the scale (`max |logit| …`), `scaleDigits` its decimals (0: exponent form). */
+export function describeAgreement(label: string, a: Agreement, quantity = 'logit', scaleDigits = 3): string {
   const verdict = a.ok ? 'OK' : 'MISMATCH';
-  return `${label}: max rel err ${a.maxRelError.toExponential(2)} (tolerance ${a.tolerance.toExponential(0)}), max abs err ${a.maxAbsError.toExponential(2)} over ${a.count} values (max |logit| ${a.scale.toFixed(3)}), argmax ${a.argmaxA === a.argmaxB ? 'same' : `DIFFERS (${a.argmaxA} vs ${a.argmaxB})`}, top-5 overlap ${a.top5Overlap}/5 → ${verdict}`;
+  const scale = scaleDigits > 0 ? a.scale.toFixed(scaleDigits) : a.scale.toExponential(2);
+  return `${label}: max rel err ${a.maxRelError.toExponential(2)} (tolerance ${a.tolerance.toExponential(0)}), max abs err ${a.maxAbsError.toExponential(2)} over ${a.count} values (max |${quantity}| ${scale}), argmax ${a.argmaxA === a.argmaxB ? 'same' : `DIFFERS (${a.argmaxA} vs ${a.argmaxB})`}, top-5 overlap ${a.top5Overlap}/5 → ${verdict}`;
 }

@@ -172,7 +172,7 @@ general language model: outside its facts and gloss-like text it knows little.
 ## Training
 Seed ${String(settings.seed)}, ${String(settings.steps)} AdamW steps (lr ${(settings.adamw as { learningRate: number }).learningRate}, warm-up then cosine decay),
 ${String(settings.factsPerBatch)} fact sentences + ${String(settings.textPerBatch)} text lines per batch, object tokens weighted ×${String(settings.answerWeight)} in the loss.
-Measured training time: **${card.trainingMinutes.toFixed(1)} minutes** on 2 CPU cores (tfjs wasm backend in Node, single-threaded).
+Measured training time: **${card.trainingMinutes.toFixed(1)} minutes** on 2 CPU cores (tfjs wasm backend in Node; data-parallel over two threads, one per core).
 
 ## Quality (measured on this folder by scripts/lib/default-model-eval.ts)
 | measure | value |

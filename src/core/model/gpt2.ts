@@ -12,6 +12,7 @@
 import * as tf from '@tensorflow/tfjs';
 import type { Gpt2Config } from './config';
 import { runHook, type Hooks } from './hooks';
+import { geluNew } from './kernels/gelu';
 import { matMulBT } from './matmul';
 import type { Gpt2Weights } from './weights';
 
@@ -52,9 +53,7 @@ function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number)
 
 function gelu(x: tf.Tensor, kind: Gpt2Config['activation']): tf.Tensor {
   if (kind === 'gelu') return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
-  // gelu_new; x·x·x instead of pow, whose gradient misbehaves at x ≤ 0 on some backends.
-  const inner = tf.mul(Math.sqrt(2 / Math.PI), tf.add(x, tf.mul(0.044715, tf.mul(tf.mul(x, x), x))));
-  return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.tanh(inner)));
+  return geluNew(x); // gelu_new: one fused kernel each way on WebGPU, the same formula in tf ops elsewhere
 }
 
 /** x [B, T, in] · W [in, out] + b, through 2-D matmuls (tfjs #8721: batched-matmul weight gradients have the wrong shape). */
