@@ -41,6 +41,16 @@ describe('factlab predict', () => {
     expect(out.top[0].id).toBe(best);
   });
 
+  it('runs on WebGPU (Dawn + SwiftShader in Node) with the same result as wasm', async () => {
+    const args = ['predict', '--model', folder, '--prompt', 'The capital of France is', '--target', ' Paris', '--top', '5', '--json'];
+    const wasm = JSON.parse((await factlab(...args)).stdout);
+    const webgpu = await factlab(...args, '--backend', 'webgpu');
+    expect(webgpu.code, webgpu.stderr).toBe(0);
+    const out = JSON.parse(webgpu.stdout);
+    expect(out.top.map((t: { id: number }) => t.id)).toEqual(wasm.top.map((t: { id: number }) => t.id));
+    expect(out.target.prob).toBeCloseTo(wasm.target.prob, 6);
+  });
+
   it('rejects bad input with one clear line', async () => {
     expectCleanError(await factlab('predict', '--model', folder, '--prompt', '', '--json'), /prompt is empty/);
     expectCleanError(await factlab('predict', '--model', folder, '--prompt', 'word '.repeat(40), '--json'), /at most 32/);

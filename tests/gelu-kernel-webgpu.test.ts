@@ -15,7 +15,7 @@ import { disposeWeights } from '../src/core/model/weights';
 import { makeRng, normal } from '../src/core/random';
 import { smallConfig } from '../scripts/lib/random-checkpoint';
 import { maxRelativeError, randomFixture, tensorCount, useWasm } from './helpers/tf';
-import { useWebGpu, type WebGpuInfo } from './helpers/webgpu';
+import { useWebGpu, type WebGpuInfo } from '../src/cli/node-webgpu';
 
 type Backend = 'wasm' | 'webgpu';
 let gpu: WebGpuInfo;

@@ -26,7 +26,7 @@ import { parseSafetensors } from '../../src/core/model/safetensors';
 import { disposeWeights, gpt2WeightsFromTensors, type Gpt2Weights } from '../../src/core/model/weights';
 import { makeRng, normal } from '../../src/core/random';
 import { makeRandomCheckpoint, smallConfig } from '../../scripts/lib/random-checkpoint';
-import { useWebGpu } from '../../tests/helpers/webgpu';
+import { useWebGpu } from '../../src/cli/node-webgpu';
 import { compareVectors, type Agreement } from '../lib/compare';
 import { backgroundLoad, BUSY_THRESHOLD_CORES, isBusy, startLoadProbe, type CpuLoad } from '../lib/load';
 import { formatTable, machineInfo, packageVersion, writeSummary } from '../lib/report';

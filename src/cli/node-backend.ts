@@ -8,7 +8,11 @@ export function wasmDistDir(): string {
   return join(dirname(require.resolve('@tensorflow/tfjs-backend-wasm/package.json')), 'dist') + '/';
 }
 
-/** wasm unless told otherwise: the cpu backend is ~40× slower, and Node has no WebGL. */
-export function initNodeBackend(force: BackendName = 'wasm'): Promise<BackendInfo> {
+/**
+ * wasm unless told otherwise: the cpu backend is ~40× slower, and Node has no WebGL.
+ * WebGPU runs on Dawn (the `webgpu` package), set up on first use.
+ */
+export async function initNodeBackend(force: BackendName = 'wasm'): Promise<BackendInfo> {
+  if (force === 'webgpu') await (await import('./node-webgpu')).prepareNodeWebGpu();
   return initBackend({ force, wasmPaths: wasmDistDir() });
 }

@@ -131,7 +131,7 @@ export function ModelPicker() {
           }}
         />
       </div>
-      {loading && <ProgressBar label={loading.label} progress={loading.progress} onCancel={cancelLoad} />}
+      {loading && <ProgressBar title={`Loading ${loading.label}`} progress={loading.progress} onCancel={cancelLoad} testId="load-progress" cancelTestId="cancel-load" />}
       <ErrorMessage error={loadError} where="model" onDismiss={dismissLoadError} />
       {model && <ModelInfoLine />}
       <CachePanel />

@@ -2,11 +2,11 @@ import { useEffect, useState } from 'react';
 import type { RefinePreset } from '../../core/knowledge/refine';
 import { RULES, type RiemannRule } from '../../core/knowledge/riemann';
 import { currentPrompts, useFacts } from '../facts-store';
-import { formatEta } from '../format';
 import { download, neuronsCsv, neuronsJson, slug } from '../knowledge';
 import { useNeurons } from '../neuron-store';
 import { useLab } from '../store';
 import { ErrorMessage } from './ErrorMessage';
+import { ProgressBar } from './ProgressBar';
 
 const PRESETS: Array<[RefinePreset, string]> = [
   ['project', 'project (default)'],
@@ -92,23 +92,7 @@ export function NeuronSearch() {
           {state === 'done' && result ? `Found ${refinedCount} neurons in ${result.seconds.toFixed(1)} seconds.` : ''}
         </span>
       </div>
-      {running && progress && (
-        <div className="progress" data-testid="kn-progress">
-          <div className="progress-head">
-            <span id="kn-progress-label">
-              Searching… {Math.round(progress.fraction * 100)}%
-            </span>
-            <button type="button" onClick={cancel} data-testid="cancel-search">
-              Cancel
-            </button>
-          </div>
-          <progress aria-labelledby="kn-progress-label" max={1} value={progress.fraction} />
-          <div className="progress-detail">
-            {progress.stage}
-            {formatEta(progress.etaSeconds) && ` — ${formatEta(progress.etaSeconds)}`}
-          </div>
-        </div>
-      )}
+      {running && progress && <ProgressBar title="Searching" progress={progress} onCancel={cancel} testId="kn-progress" cancelTestId="cancel-search" />}
       {error?.code === 'cancelled' ? (
         <p className="muted small" role="status" data-testid="kn-cancelled">
           {error.message}

@@ -1,5 +1,5 @@
 /**
- * WebGPU in Node for tests and benchmarks: Dawn (the `webgpu` devDependency) on Chromium's
+ * WebGPU in Node (CLI `--backend webgpu`, tests, benchmarks): Dawn (the `webgpu` devDependency) on Chromium's
  * SwiftShader Vulkan driver, a CPU emulation of a GPU. Debian's Mesa lavapipe is rejected
  * by Dawn, so VK_ICD_FILENAMES points the Vulkan loader at SwiftShader when it is installed.
  *
@@ -10,7 +10,8 @@
 import { existsSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs';
 import { WebGPUBackend } from '@tensorflow/tfjs-backend-webgpu';
-import { initNodeBackend } from '../../src/cli/node-backend';
+import { FactlabError } from '../core/errors';
+import { initNodeBackend } from './node-backend';
 
 export const SWIFTSHADER_ICD = '/usr/lib/chromium/vk_swiftshader_icd.json';
 
@@ -45,7 +46,7 @@ async function installDawn(): Promise<Gpu> {
   try {
     dawn = (await import('webgpu')) as unknown as typeof dawn;
   } catch (err) {
-    throw new Error(`WebGPU tests need the "webgpu" devDependency (Dawn for Node), which failed to load: ${(err as Error).message}`);
+    throw new FactlabError('no-backend', `WebGPU in Node needs the "webgpu" package (Dawn for Node, a devDependency), which failed to load: ${(err as Error).message}`);
   }
   Object.assign(globalThis, dawn.globals);
   const gpu = dawn.create([]);
@@ -86,25 +87,30 @@ function ensureFactory(gpu: Gpu): void {
 
 let ready: Promise<WebGpuInfo> | null = null;
 
-/** Sets up Dawn + SwiftShader and makes webgpu the current tfjs backend; throws with a clear message when it cannot. */
-export function useWebGpu(): Promise<WebGpuInfo> {
+/** Installs Dawn as navigator.gpu and registers the tfjs webgpu backend; throws with what is missing. */
+export function prepareNodeWebGpu(): Promise<WebGpuInfo> {
   ready ??= (async () => {
     const gpu = await installDawn();
     let adapter: GpuAdapter | null;
     try {
       adapter = await gpu.requestAdapter();
     } catch (err) {
-      throw new Error(`WebGPU: requesting an adapter failed (${(err as Error).message}). ${HINT}`);
+      throw new FactlabError('no-backend', `WebGPU: requesting an adapter failed (${(err as Error).message}). ${HINT}`);
     }
     if (!adapter) {
-      throw new Error(`WebGPU: Dawn found no adapter (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? 'unset'}). ${HINT}`);
+      throw new FactlabError('no-backend', `WebGPU: Dawn found no adapter (VK_ICD_FILENAMES=${process.env.VK_ICD_FILENAMES ?? 'unset'}). ${HINT}`);
     }
     ensureFactory(gpu);
-    await initNodeBackend('webgpu');
     const description = describeAdapter(adapter);
     return { adapter: description, software: /swiftshader/i.test(description), icd: process.env.VK_ICD_FILENAMES };
   })();
-  return ready.then(async (info) => {
+  return ready;
+}
+
+/** Sets up Dawn + SwiftShader and makes webgpu the current tfjs backend (tests and benchmarks). */
+export async function useWebGpu(): Promise<WebGpuInfo> {
+  await initNodeBackend('webgpu');
+  return ready!.then(async (info) => {
     if (tf.getBackend() !== 'webgpu' && !(await tf.setBackend('webgpu'))) throw new Error('WebGPU: tf.setBackend("webgpu") failed');
     return info;
   });
