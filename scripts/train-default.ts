@@ -1,7 +1,7 @@
 /**
  * Trains factlab's embedded default model: a small GPT-2 that knows the default fact set.
  *
- *   npm run train:default [-- --steps N --seed S --resume --out DIR]
+ *   npm run train:default [-- --steps N --seed S --resume --stop-after N --out DIR]
  *
  * Reproducible: the tokenizer, the initial weights and every batch are functions of the
  * seed (a batch depends only on (seed, step)), so a resumed run equals an uninterrupted one.
@@ -30,6 +30,8 @@ const { values: args } = parseArgs({
     steps: { type: 'string', default: '1500' },
     seed: { type: 'string', default: '1318' },
     resume: { type: 'boolean', default: false },
+    /** Train at most this many steps in this run, save a checkpoint and exit (continue with --resume). */
+    'stop-after': { type: 'string' },
     'save-every': { type: 'string', default: '250' },
     'eval-every': { type: 'string', default: '500' },
   },
@@ -161,7 +163,8 @@ async function main(): Promise<void> {
   let windowTokens = 0;
   let windowLoss = 0;
   let windowSteps = 0;
-  for (; step < SETTINGS.steps; ) {
+  const stopAt = args['stop-after'] ? Math.min(SETTINGS.steps, step + Number(args['stop-after'])) : SETTINGS.steps;
+  for (; step < stopAt; ) {
     const batch = batchAt(data, step);
     windowLoss += await trainer.step(weights, params, state, batch, SETTINGS.adamw);
     windowTokens += batch.tokens.length * batch.tokens[0].length;
@@ -173,13 +176,17 @@ async function main(): Promise<void> {
       windowStart = performance.now();
       windowTokens = windowLoss = windowSteps = 0;
     }
-    if (step % saveEvery === 0 || step === SETTINGS.steps) saveCheckpoint(step, params, state);
+    if (step % saveEvery === 0 || step === stopAt) saveCheckpoint(step, params, state);
     if (step % evalEvery === 0 && step < SETTINGS.steps) {
       const quick = await evaluateDefaultModel({ ...weights, unembedding: undefined }, tokenizer, { sample: 300, seed: SETTINGS.seed });
       console.log(`  eval: train top-1 ${(100 * quick.trainAccuracy).toFixed(1)}%  held-out top-1 ${(100 * quick.heldOutAccuracy).toFixed(1)}%  mean P(object) ${quick.trainMeanProb.toFixed(3)}`);
     }
   }
   await trainer.stop();
+  if (step < SETTINGS.steps) {
+    console.log(`stopped at step ${step} of ${SETTINGS.steps}; the checkpoint is in ${CACHE}: continue with --resume`);
+    return;
+  }
   const trainingMinutes = (Date.now() - started) / 60000;
 
   // 4. Write the model folder, then measure it through the same loader the lab uses.
