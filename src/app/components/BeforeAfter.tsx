@@ -1,7 +1,9 @@
+import type { TableSpec } from '../chart-export';
 import { formatProb, visibleToken } from '../format';
 import { useIntervention } from '../intervention-store';
-import { meanChange } from '../knowledge';
+import { meanChange, slug } from '../knowledge';
 import { useNeurons } from '../neuron-store';
+import { ChartFrame } from './ChartFrame';
 import { ErrorMessage } from './ErrorMessage';
 
 type Bar = NonNullable<ReturnType<typeof useIntervention.getState>['bars']>[number];
@@ -48,12 +50,42 @@ export function BeforeAfter() {
           <div className="ba-legend small" aria-hidden="true">
             <span className="swatch swatch-before" /> before <span className="swatch swatch-after" /> after — bars scaled to {formatProb(max)}
           </div>
-          <BarGroup title={`This fact: P(${visibleToken(result.target)})`} bars={own} max={max} />
-          {controls.length > 0 && <BarGroup title="Control facts (other relations)" bars={controls} max={max} />}
+          <ChartFrame
+            title={`P(target) before and after scaling ${n} neuron${n === 1 ? '' : 's'} × ${barsFor.scale}`}
+            name={`before-after-${slug(`${result.prompts[0]} ${result.target}`)}`}
+            testId="before-after-frame"
+            figure={{ kind: 'bars', bars: { title: `P(target) before / after × ${barsFor.scale} on ${n} neuron${n === 1 ? '' : 's'}`, labelKey: 'label', valueKeys: ['before', 'after'], format: formatProb } }}
+            table={barsTable(bars)}
+            result={() => ({ neurons: barsFor.neurons, scale: barsFor.scale, edits, change: { fact: ownChange, controls: controlChange }, rows: bars })}
+          >
+            <BarGroup title={`This fact: P(${visibleToken(result.target)})`} bars={own} max={max} />
+            {controls.length > 0 && <BarGroup title="Control facts (other relations)" bars={controls} max={max} />}
+          </ChartFrame>
         </div>
       )}
     </section>
   );
+}
+
+function barsTable(bars: Bar[]): TableSpec {
+  return {
+    columns: [
+      { key: 'kind', label: 'Kind' },
+      { key: 'label', label: 'Prompt / fact' },
+      { key: 'target', label: 'Target' },
+      { key: 'before', label: 'Before', numeric: true },
+      { key: 'after', label: 'After', numeric: true },
+      { key: 'change', label: 'Change %', numeric: true },
+    ],
+    rows: bars.map((b) => ({
+      kind: b.item.kind === 'own' ? 'this fact' : 'control',
+      label: b.item.kind === 'own' ? b.item.prompt : b.item.label,
+      target: visibleToken(b.item.target),
+      before: b.before.prob,
+      after: b.after.prob,
+      change: b.before.prob > 0 ? ((b.after.prob - b.before.prob) / b.before.prob) * 100 : NaN,
+    })),
+  };
 }
 
 function Change({ label, testId, value, other }: { label: string; testId: string; value: number; other: number }) {

@@ -73,7 +73,7 @@ export function FactPanel() {
               )}
             </p>
           )}
-          <TopTokens result={prediction} />
+          <TopTokens result={prediction} prompt={prompt} />
           <p className="muted small" data-testid="prompt-tokens">
             {prediction.tokens.length} prompt token{prediction.tokens.length === 1 ? '' : 's'}: {prediction.tokens.map((t) => visibleToken(t.text)).join(' · ')}
             {ms !== undefined && ` — computed in ${Math.round(ms)} ms`}

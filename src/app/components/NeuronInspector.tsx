@@ -1,7 +1,9 @@
+import type { TableSpec } from '../chart-export';
 import { visibleToken } from '../format';
-import { useIntervention } from '../intervention-store';
+import { useIntervention, type NeuronInfo } from '../intervention-store';
 import { scoreOf } from '../knowledge';
 import { useNeurons } from '../neuron-store';
+import { ChartFrame } from './ChartFrame';
 import { ErrorMessage } from './ErrorMessage';
 import { fmt } from './NeuronMap';
 
@@ -68,18 +70,35 @@ export function NeuronInspector() {
         />
       )}
       <ErrorMessage error={infoError} where="neuron-info" />
-      {info && selected && info.neuron[0] === selected[0] && info.neuron[1] === selected[1] && (
-        <div className="writes" data-testid="neuron-writes">
-          <h3>
-            What it writes <span className="muted small">(value vector · unembedding; ‖v‖ = {fmt(info.valueNorm)})</span>
-          </h3>
-          <div className="writes-columns">
-            <TokenColumn title="Promotes" testId="promotes" tokens={info.promotes} />
-            <TokenColumn title="Suppresses" testId="suppresses" tokens={info.suppresses} />
-          </div>
-        </div>
-      )}
+      {info && selected && info.neuron[0] === selected[0] && info.neuron[1] === selected[1] && <Writes info={info} />}
     </section>
+  );
+}
+
+function Writes({ info }: { info: NeuronInfo }) {
+  const [layer, index] = info.neuron;
+  const table: TableSpec = {
+    columns: [
+      { key: 'direction', label: 'Direction' },
+      { key: 'token', label: 'Token' },
+      { key: 'id', label: 'Token id', numeric: true },
+      { key: 'logit', label: 'Logit', numeric: true },
+    ],
+    rows: [...info.promotes.map((t) => ({ direction: 'promotes', token: visibleToken(t.text), id: t.id, logit: t.logit })), ...info.suppresses.map((t) => ({ direction: 'suppresses', token: visibleToken(t.text), id: t.id, logit: t.logit }))],
+  };
+  const title = `What L${layer} #${index} writes (value vector · unembedding)`;
+  return (
+    <div className="writes" data-testid="neuron-writes">
+      <h3>
+        What it writes <span className="muted small">(value vector · unembedding; ‖v‖ = {fmt(info.valueNorm)})</span>
+      </h3>
+      <ChartFrame title={title} name={`neuron-L${layer}-${index}-writes`} testId="writes-frame" figure={{ kind: 'bars', bars: { title, labelKey: 'token', valueKeys: ['logit'], format: (v) => v.toFixed(2) } }} table={table} result={() => info}>
+        <div className="writes-columns">
+          <TokenColumn title="Promotes" testId="promotes" tokens={info.promotes} />
+          <TokenColumn title="Suppresses" testId="suppresses" tokens={info.suppresses} />
+        </div>
+      </ChartFrame>
+    </div>
   );
 }
 
@@ -90,6 +109,15 @@ function InspectorBody({ layer, index, isRefined, edited }: { layer: number; ind
   const acts = activation?.map((p) => scoreOf(p, [layer, index]));
   const max = Math.max(1e-12, ...values.map(Math.abs));
   const valueName = result.method === 'ig' ? 'Attribution' : 'Score';
+  const table: TableSpec = {
+    columns: [
+      { key: 'prompt', label: 'Prompt' },
+      { key: 'value', label: valueName, numeric: true },
+      ...(acts ? [{ key: 'activation', label: 'Activation', numeric: true }] : []),
+    ],
+    rows: result.prompts.map((prompt, i) => ({ prompt, value: values[i], ...(acts ? { activation: acts[i] } : {}) })),
+  };
+  const title = `Layer ${layer}, neuron ${index}: ${valueName.toLowerCase()} per prompt`;
   return (
     <div className="inspector-body" data-testid="inspector-neuron" data-neuron={`${layer}:${index}`}>
       <p className="inspector-title">
@@ -98,41 +126,50 @@ function InspectorBody({ layer, index, isRefined, edited }: { layer: number; ind
         </strong>{' '}
         {isRefined && <span className="pill">knowledge neuron</span>} {edited && <span className="pill pill-warn">value slot edited</span>}
       </p>
-      <table className="data-table per-prompt">
-        <caption className="small">{valueName} per prompt</caption>
-        <thead>
-          <tr>
-            <th scope="col">Prompt</th>
-            <th scope="col" className="num">
-              {valueName}
-            </th>
-            <th scope="col" className="bar-col">
-              <span className="visually-hidden">Bar</span>
-            </th>
-            {acts && (
+      <ChartFrame
+        title={title}
+        name={`neuron-L${layer}-${index}-per-prompt`}
+        testId="per-prompt-frame"
+        figure={{ kind: 'bars', bars: { title, labelKey: 'prompt', valueKeys: acts ? ['value', 'activation'] : ['value'] } }}
+        table={table}
+        result={() => ({ neuron: [layer, index], method: result.method, site: result.attribution.site, target: result.target, prompts: table.rows })}
+      >
+        <table className="data-table per-prompt">
+          <caption className="small">{valueName} per prompt</caption>
+          <thead>
+            <tr>
+              <th scope="col">Prompt</th>
               <th scope="col" className="num">
-                Activation
+                {valueName}
               </th>
-            )}
-          </tr>
-        </thead>
-        <tbody>
-          {result.prompts.map((p, i) => (
-            <tr key={i}>
-              <td className="prompt-cell" title={p}>
-                {i + 1}. {p}
-              </td>
-              <td className="num">{fmt(values[i])}</td>
-              <td className="bar-col" aria-hidden="true">
-                <div className="signed-track">
-                  <div className={`signed-bar ${values[i] < 0 ? 'neg' : 'pos'}`} style={{ width: `${(Math.abs(values[i]) / max) * 50}%`, [values[i] < 0 ? 'right' : 'left']: '50%' }} />
-                </div>
-              </td>
-              {acts && <td className="num">{fmt(acts[i])}</td>}
+              <th scope="col" className="bar-col">
+                <span className="visually-hidden">Bar</span>
+              </th>
+              {acts && (
+                <th scope="col" className="num">
+                  Activation
+                </th>
+              )}
             </tr>
-          ))}
-        </tbody>
-      </table>
+          </thead>
+          <tbody>
+            {result.prompts.map((p, i) => (
+              <tr key={i}>
+                <td className="prompt-cell" title={p}>
+                  {i + 1}. {p}
+                </td>
+                <td className="num">{fmt(values[i])}</td>
+                <td className="bar-col" aria-hidden="true">
+                  <div className="signed-track">
+                    <div className={`signed-bar ${values[i] < 0 ? 'neg' : 'pos'}`} style={{ width: `${(Math.abs(values[i]) / max) * 50}%`, [values[i] < 0 ? 'right' : 'left']: '50%' }} />
+                  </div>
+                </td>
+                {acts && <td className="num">{fmt(acts[i])}</td>}
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </ChartFrame>
     </div>
   );
 }

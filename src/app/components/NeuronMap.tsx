@@ -1,7 +1,7 @@
 import { axisBottom, scaleLinear, select } from 'd3';
 import { useEffect, useMemo, useRef, useState, type KeyboardEvent, type MouseEvent } from 'react';
 import type { Neuron, RefinedNeuron } from '../../core/knowledge/refine';
-import { downloadBlob, type CoarseCounter, type NeuronGrid } from '../knowledge';
+import type { CoarseCounter, NeuronGrid } from '../knowledge';
 import { bucketPick, columnRange, drawHeat } from './map-draw';
 import { NeuronOverview } from './NeuronOverview';
 
@@ -168,9 +168,6 @@ export function NeuronMap({ grid, refined, selected, zoom, countOf, prompts, val
         <button type="button" onClick={() => zoomBy(0.5)} disabled={span <= MIN_SPAN} data-testid="zoom-in">Zoom in</button>
         <button type="button" onClick={() => zoomBy(2)} disabled={!zoom} data-testid="zoom-out">Zoom out</button>
         <button type="button" onClick={() => onZoom(undefined)} disabled={!zoom} data-testid="zoom-reset">All neurons</button>
-        <button type="button" onClick={() => canvas.current?.toBlob((blob) => blob && downloadBlob(`neuron-map-${domain[0]}-${domain[1]}.png`, blob))} data-testid="export-map-png">
-          PNG
-        </button>
       </div>
       <div
         className="map-frame"
@@ -192,6 +189,7 @@ export function NeuronMap({ grid, refined, selected, zoom, countOf, prompts, val
         <canvas
           ref={canvas}
           data-testid="neuron-map-canvas"
+          data-chart-canvas
           style={{ width: plotW, height: plotH }}
           onMouseMove={(e) => setHover(at(e))}
           onMouseLeave={() => setHover(undefined)}

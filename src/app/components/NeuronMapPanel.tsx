@@ -1,6 +1,7 @@
 import { useMemo } from 'react';
-import { buildGrid, coarseCounter, promptMaxima } from '../knowledge';
+import { buildGrid, coarseCounter, download, neuronsJson, promptMaxima, slug } from '../knowledge';
 import { useNeurons, type MapValue } from '../neuron-store';
+import { ChartFrame } from './ChartFrame';
 import { ErrorMessage } from './ErrorMessage';
 import { legendGradient } from './map-draw';
 import { fmt, NeuronMap } from './NeuronMap';
@@ -76,7 +77,25 @@ export function NeuronMapPanel() {
         {what} at the position predicting the answer; {result.attribution.site}-GELU neurons; rows are layers (top = last layer).
       </p>
       {grid ? (
-        <>
+        <ChartFrame
+          title={`Neuron map: ${what} for “${result.prompts[0]}” →${result.target}`}
+          name={`neuron-map-${slug(`${result.prompts[0]} ${result.target}`)}${zoom ? `-${zoom[0]}-${zoom[1]}` : ''}`}
+          testId="neuron-map-chart"
+          figure={{ kind: 'canvas', caption: `rows: layers ${grid.layers[0]}–${grid.layers[grid.layers.length - 1]} (top = last); columns: neurons ${zoom ? `${zoom[0]}–${zoom[1] - 1}` : `0–${grid.width - 1}`}; PuOr √ scale ±${fmt(grid.maxAbs)}; boxes = knowledge neurons` }}
+          result={() => ({ ...result, refined, activation: mapValue === 'activation' ? activation : undefined })}
+          twin={<NeuronTable grid={grid} countOf={countOf} refined={refinedSet} selected={selected} valueLabel={valueLabel} onSelect={select} />}
+          extraExports={
+            <button
+              type="button"
+              className="small-button"
+              disabled={!refined?.neurons.length}
+              data-testid="export-kn-pairs"
+              onClick={() => download(`${slug(`${result.prompts[0]} ${result.target}`)}-neurons.json`, neuronsJson(refined?.neurons ?? []), 'application/json')}
+            >
+              [[layer, index], …]
+            </button>
+          }
+        >
           <NeuronMap
             grid={grid}
             refined={refined?.neurons ?? []}
@@ -88,8 +107,7 @@ export function NeuronMapPanel() {
             onSelect={select}
             onZoom={setZoom}
           />
-          <NeuronTable grid={grid} countOf={countOf} refined={refinedSet} selected={selected} valueLabel={valueLabel} onSelect={select} />
-        </>
+        </ChartFrame>
       ) : (
         !activationLoading && <p className="muted">No values to show.</p>
       )}

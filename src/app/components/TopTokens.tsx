@@ -1,8 +1,39 @@
+import { useMemo } from 'react';
 import type { PredictResult } from '../../core/engine';
+import type { TableSpec } from '../chart-export';
 import { formatProb, visibleToken } from '../format';
+import { slug } from '../knowledge';
+import { ChartFrame } from './ChartFrame';
 
 /** The top next tokens as a table with a horizontal bar per row (bar length = probability, full width = 1). */
-export function TopTokens({ result }: { result: PredictResult }) {
+export function TopTokens({ result, prompt }: { result: PredictResult; prompt: string }) {
+  const table = useMemo<TableSpec>(
+    () => ({
+      columns: [
+        { key: 'rank', label: '#', numeric: true },
+        { key: 'token', label: 'Token' },
+        { key: 'id', label: 'Token id', numeric: true },
+        { key: 'probability', label: 'Probability', numeric: true },
+      ],
+      rows: result.top.map((t, i) => ({ rank: i + 1, token: visibleToken(t.text), id: t.id, probability: t.prob })),
+    }),
+    [result],
+  );
+  return (
+    <ChartFrame
+      title={`Next token after “${prompt}”`}
+      name={`top-tokens-${slug(prompt)}`}
+      testId="top-tokens-frame"
+      figure={{ kind: 'bars', bars: { title: `Next token after “${prompt}”`, labelKey: 'token', valueKeys: ['probability'], format: formatProb } }}
+      table={table}
+      result={() => ({ prompt, ...result })}
+    >
+      <TokenBars result={result} />
+    </ChartFrame>
+  );
+}
+
+function TokenBars({ result }: { result: PredictResult }) {
   return (
     <table className="top-tokens" data-testid="top-tokens">
       <caption>Most likely next tokens</caption>
