@@ -2,19 +2,26 @@ import { useEffect } from 'react';
 import { BackendIndicator } from './components/BackendIndicator';
 import { BeforeAfter } from './components/BeforeAfter';
 import { EditsPanel } from './components/EditsPanel';
+import { EmbedView } from './components/EmbedView';
 import { FactPanel } from './components/FactPanel';
+import { LinkBanner } from './components/LinkBanner';
 import { ModelPicker } from './components/ModelPicker';
 import { NeuronInspector } from './components/NeuronInspector';
 import { NeuronMapPanel } from './components/NeuronMapPanel';
 import { NeuronSearch } from './components/NeuronSearch';
+import { ShareBar } from './components/ShareBar';
 import { useFacts } from './facts-store';
+import { persistLabState, useLink } from './link-store';
 import { useLab } from './store';
 
 export function App() {
   const start = useLab((s) => s.start);
+  const embed = useLink((s) => s.embed);
   useEffect(() => {
     void start();
     void useFacts.getState().loadLibrary();
+    void useLink.getState().openFromPage();
+    return persistLabState();
   }, [start]);
 
   // A file dropped outside the drop zone must not make the browser navigate away from the lab.
@@ -30,6 +37,7 @@ export function App() {
     };
   }, []);
 
+  if (embed) return <EmbedView />;
   return (
     <div className="page">
       <header className="masthead">
@@ -38,8 +46,10 @@ export function App() {
           <p className="tagline">Find where a language model keeps a fact — and prove it by taking the fact out. Everything runs in your browser.</p>
         </div>
         <BackendIndicator />
+        <ShareBar />
       </header>
       <main className="layout">
+        <LinkBanner />
         <ModelPicker />
         <FactPanel />
         <NeuronSearch />

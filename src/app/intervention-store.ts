@@ -8,6 +8,7 @@ import type { EditSummary, TokenView } from '../core/engine';
 import type { AnswerProb } from '../core/knowledge/patching';
 import type { Neuron } from '../core/knowledge/refine';
 import { isCancelled } from '../worker/client';
+import type { EditRecipe } from './permalink';
 import { useFacts } from './facts-store';
 import { controlFacts, type ControlItem } from './knowledge';
 import { useNeurons } from './neuron-store';
@@ -45,6 +46,8 @@ export interface InterventionState {
   infoError?: UiError;
 
   edits: EditSummary[];
+  /** How each active edit was made, in order, so that a link can replay them. */
+  recipes: Array<{ id: string; recipe: EditRecipe }>;
   editBusy: boolean;
   editError?: UiError;
   revertError?: UiError;
@@ -57,6 +60,8 @@ export interface InterventionState {
   loadInfo(): Promise<void>;
   updateFact(newTarget: string): Promise<void>;
   erase(): Promise<void>;
+  /** Applies one edit (from the buttons or a link); false when it failed (editError says why). */
+  applyRecipe(recipe: EditRecipe): Promise<boolean>;
   revert(id?: string): Promise<void>;
 }
 
@@ -82,6 +87,7 @@ export const useIntervention = create<InterventionState>()((set, get) => ({
   items: [],
   pending: false,
   edits: [],
+  recipes: [],
   editBusy: false,
 
   setScale(scale) {
@@ -156,22 +162,43 @@ export const useIntervention = create<InterventionState>()((set, get) => ({
       set({ editError: { code: 'empty-target', message: 'Type the new object first, e.g. " Lyon".' } });
       return;
     }
-    const neurons = get().chosenNeurons();
-    await applyEdit(() => engine().call('editFact', { prompt: result.prompts[0], target: result.target, newTarget, neurons }));
+    await get().applyRecipe({ kind: 'update', prompt: result.prompts[0], target: result.target, newTarget, neurons: get().chosenNeurons() });
   },
 
   async erase() {
     const { result } = useNeurons.getState();
     const neurons = get().chosenNeurons();
     const label = result ? `${result.target.trim()} (${neurons.length} neuron${neurons.length === 1 ? '' : 's'})` : undefined;
-    await applyEdit(() => engine().call('eraseNeurons', { neurons, label }));
+    await get().applyRecipe(label === undefined ? { kind: 'erase', neurons } : { kind: 'erase', neurons, label });
+  },
+
+  async applyRecipe(recipe) {
+    if (recipe.neurons.length === 0) {
+      set({ editError: { code: 'bad-neurons', message: 'There are no neurons to edit: find knowledge neurons first (or lower t or p), or select a neuron and choose "selected neuron".' } });
+      return false;
+    }
+    set({ editBusy: true, editError: undefined });
+    try {
+      const before = new Set(get().edits.map((e) => e.id));
+      const edits =
+        recipe.kind === 'update'
+          ? await engine().call('editFact', { prompt: recipe.prompt, target: recipe.target, newTarget: recipe.newTarget, neurons: recipe.neurons })
+          : await engine().call('eraseNeurons', { neurons: recipe.neurons, label: recipe.label });
+      const added = edits.filter((e) => !before.has(e.id)).map((e) => ({ id: e.id, recipe }));
+      set({ edits, recipes: [...keepActive(get().recipes, edits), ...added], editBusy: false });
+      afterEdit();
+      return true;
+    } catch (err) {
+      set({ editBusy: false, editError: toUiError(err) });
+      return false;
+    }
   },
 
   async revert(id) {
     set({ editBusy: true, revertError: undefined });
     try {
       const edits = await engine().call('revertEdit', id === undefined ? {} : { id });
-      set({ edits, editBusy: false });
+      set({ edits, recipes: keepActive(get().recipes, edits), editBusy: false });
       afterEdit();
     } catch (err) {
       set({ editBusy: false, revertError: toUiError(err) });
@@ -179,20 +206,9 @@ export const useIntervention = create<InterventionState>()((set, get) => ({
   },
 }));
 
-async function applyEdit(call: () => Promise<EditSummary[]>): Promise<void> {
-  const set = useIntervention.setState;
-  if (useIntervention.getState().chosenNeurons().length === 0) {
-    set({ editError: { code: 'bad-neurons', message: 'There are no neurons to edit: find knowledge neurons first (or lower t or p), or select a neuron and choose "selected neuron".' } });
-    return;
-  }
-  set({ editBusy: true, editError: undefined });
-  try {
-    const edits = await call();
-    set({ edits, editBusy: false });
-    afterEdit();
-  } catch (err) {
-    set({ editBusy: false, editError: toUiError(err) });
-  }
+function keepActive(recipes: InterventionState['recipes'], edits: EditSummary[]): InterventionState['recipes'] {
+  const active = new Set(edits.map((e) => e.id));
+  return recipes.filter((r) => active.has(r.id));
 }
 
 /** Everything that shows the model's output is recomputed under the new weights. */
@@ -221,6 +237,6 @@ useNeurons.subscribe((s, prev) => {
 // A new model has no edits (the worker made a fresh engine).
 useLab.subscribe((s, prev) => {
   if (s.model !== prev.model) {
-    useIntervention.setState({ edits: [], bars: undefined, items: [], info: undefined, editError: undefined, revertError: undefined, interveneError: undefined });
+    useIntervention.setState({ edits: [], recipes: [], bars: undefined, items: [], info: undefined, editError: undefined, revertError: undefined, interveneError: undefined });
   }
 });
