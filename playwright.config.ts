@@ -34,7 +34,9 @@ export default defineConfig<LabOptions>({
   timeout: 90_000,
   expect: { timeout: 30_000 },
   globalTimeout: 15 * 60_000,
-  reporter: process.env.CI ? [['list'], ['html', { open: 'never' }]] : 'list',
+  // CI keeps playwright-report/ (HTML, with every screenshot the tests attach) and
+  // test-results/ (failure screenshots and traces) as artifacts.
+  reporter: process.env.CI ? [['list'], ['html', { open: 'never', outputFolder: 'playwright-report' }]] : 'list',
   use: {
     baseURL: `http://127.0.0.1:${PORT}`,
     viewport: { width: 1100, height: 900 },

@@ -181,6 +181,27 @@ test('a saved analysis re-opens, recomputes and checks itself; broken links and 
   expect(requests.filter((u) => u.includes('huggingface'))).toEqual([]);
 });
 
+test('the guided lesson walks through finding, switching off and checking the Paris neurons', async ({ openLab, page, labQuery }, testInfo) => {
+  test.setTimeout(120_000);
+  await openLab();
+  await page.goto(`/${labQuery}&lesson=1`);
+  const lesson = page.getByTestId('lesson');
+  const next = page.getByTestId('lesson-next');
+  await expect(lesson).toHaveAttribute('data-step', '0');
+  await expect(next).toBeDisabled();
+  // Every step is done with its button and then unlocks "Next".
+  for (const step of [0, 1, 2, 3]) {
+    await page.getByTestId('lesson-do').click();
+    await expect(next).toBeEnabled({ timeout: 60_000 });
+    if (step === 1) await expect(page.getByTestId('lesson-text')).toContainText(/Found \d+, in layer/);
+    if (step === 3) await expect(page.getByTestId('lesson-text')).toContainText(/P\(Paris\) changes by -/);
+    await next.click();
+  }
+  await expect(lesson).toHaveAttribute('data-step', '4');
+  await expect(page.getByTestId('lesson-text')).toContainText(/Their probabilities change by/);
+  await shot(page, testInfo, 'lesson-last-step.png');
+});
+
 async function download(page: Page, click: () => Promise<void>): Promise<string> {
   return (await downloadBytes(page, click)).toString('utf8');
 }

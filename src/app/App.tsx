@@ -4,6 +4,7 @@ import { BeforeAfter } from './components/BeforeAfter';
 import { EditsPanel } from './components/EditsPanel';
 import { EmbedView } from './components/EmbedView';
 import { FactPanel } from './components/FactPanel';
+import { Lesson } from './components/Lesson';
 import { LinkBanner } from './components/LinkBanner';
 import { ModelPicker } from './components/ModelPicker';
 import { NeuronInspector } from './components/NeuronInspector';
@@ -50,6 +51,7 @@ export function App() {
       </header>
       <main className="layout">
         <LinkBanner />
+        <Lesson />
         <ModelPicker />
         <FactPanel />
         <NeuronSearch />
