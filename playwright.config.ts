@@ -42,6 +42,9 @@ export default defineConfig<LabOptions>({
     viewport: { width: 1100, height: 900 },
     trace: 'retain-on-failure',
     screenshot: 'only-on-failure',
+    // The production build's offline service worker would precache ~10 MB in every test;
+    // only the offline test (e2e/lab-links.spec.ts) lets it run.
+    serviceWorkers: 'block',
     launchOptions: {
       ...(hasSystemChromium ? { executablePath: SYSTEM_CHROMIUM } : {}),
       args: [

@@ -71,6 +71,7 @@ test('a permalink opened in a fresh browser restores the same view and numbers; 
   const before = (await longTasks(page)).length;
   await findNeurons(page);
   const during = (await longTasks(page)).slice(before);
+  console.log(`long tasks on the main thread during the search: ${during.length}, max ${during.length ? Math.max(...during).toFixed(0) : 0} ms`);
   await testInfo.attach('long-tasks-during-search.json', {
     body: JSON.stringify({ count: during.length, maxMs: during.length ? Math.max(...during) : 0, durationsMs: during }, null, 2),
     contentType: 'application/json',
@@ -200,6 +201,34 @@ test('the guided lesson walks through finding, switching off and checking the Pa
   await expect(lesson).toHaveAttribute('data-step', '4');
   await expect(page.getByTestId('lesson-text')).toContainText(/Their probabilities change by/);
   await shot(page, testInfo, 'lesson-last-step.png');
+});
+
+test.describe('offline', () => {
+  test.use({ serviceWorkers: 'allow' });
+
+  test('after the first visit the lab and the default model open offline', async ({ openLab, page, context, labQuery }, testInfo) => {
+    test.skip(process.env.E2E_SERVER === 'dev', 'the service worker is registered by production builds only');
+    test.setTimeout(120_000);
+    await openLab();
+    // Wait until the service worker controls the page and has precached the default model.
+    await expect
+      .poll(() => page.evaluate(async () => !!navigator.serviceWorker.controller && (await caches.keys()).some((k) => k.startsWith('factlab-precache-'))), { timeout: 60_000 })
+      .toBe(true);
+    const cached = await page.evaluate(async () => {
+      const key = (await caches.keys()).find((k) => k.startsWith('factlab-precache-'))!;
+      return (await (await caches.open(key)).keys()).map((r) => new URL(r.url).pathname);
+    });
+    expect(cached).toContain('/models/default/model.safetensors');
+    expect(cached).toContain('/index.html');
+
+    await context.setOffline(true);
+    await page.goto(`/${labQuery}`);
+    await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready', { timeout: LOAD_TIMEOUT });
+    await expect(page.getByTestId('top-token-row').first()).toBeVisible({ timeout: LOAD_TIMEOUT });
+    await expect(page.getByTestId('fact-option').first()).toBeVisible();
+    await shot(page, testInfo, 'offline.png');
+    await context.setOffline(false);
+  });
 });
 
 async function download(page: Page, click: () => Promise<void>): Promise<string> {
