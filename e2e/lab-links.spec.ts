@@ -103,7 +103,7 @@ test('a permalink opened in a fresh browser restores the same view and numbers; 
   expect(mapSvg).toContain("href='data:image/png;base64,");
   const png = await downloadBytes(page, () => page.getByTestId('neuron-map-chart').getByTestId('export-png').click());
   expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
-  const pairs = JSON.parse(await download(page, () => page.getByTestId('export-kn-pairs').click())) as number[][];
+  const pairs = JSON.parse(await download(page, () => page.getByTestId('export-neurons-json').click())) as number[][];
   expect(pairs).toHaveLength(original.count);
   expect(pairs.map(([l, i]) => `[${l}, ${i}]`)).toEqual(original.chips.map((c) => /\[\d+, \d+\]/.exec(c)![0]));
   await expect(page.locator('[data-testid="export-error"]')).toHaveCount(0);

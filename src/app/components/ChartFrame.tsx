@@ -17,8 +17,6 @@ export interface ChartFrameProps {
   twin?: ReactNode;
   /** The result behind the chart, for JSON export. */
   result?: () => unknown;
-  /** More export buttons (e.g. knowledge neurons as [[layer, index], …]). */
-  extraExports?: ReactNode;
   children: ReactNode;
 }
 
@@ -27,7 +25,7 @@ export interface ChartFrameProps {
  * sortable, keyboard-accessible table twin. A canvas chart marks its canvas with
  * `data-chart-canvas`; the frame finds it there.
  */
-export function ChartFrame({ title, name, testId, figure, table, twin, result, extraExports, children }: ChartFrameProps) {
+export function ChartFrame({ title, name, testId, figure, table, twin, result, children }: ChartFrameProps) {
   const body = useRef<HTMLDivElement>(null);
   const [exportError, setExportError] = useState<string>();
 
@@ -81,7 +79,6 @@ export function ChartFrame({ title, name, testId, figure, table, twin, result, e
             JSON
           </button>
         )}
-        {extraExports}
         {exportError && (
           <span className="field-error small" role="alert" data-testid="export-error">
             {exportError}

@@ -1,5 +1,5 @@
 import { useMemo } from 'react';
-import { buildGrid, coarseCounter, download, neuronsJson, promptMaxima, slug } from '../knowledge';
+import { buildGrid, coarseCounter, promptMaxima, slug } from '../knowledge';
 import { useNeurons, type MapValue } from '../neuron-store';
 import { ChartFrame } from './ChartFrame';
 import { ErrorMessage } from './ErrorMessage';
@@ -84,17 +84,6 @@ export function NeuronMapPanel() {
           figure={{ kind: 'canvas', caption: `rows: layers ${grid.layers[0]}–${grid.layers[grid.layers.length - 1]} (top = last); columns: neurons ${zoom ? `${zoom[0]}–${zoom[1] - 1}` : `0–${grid.width - 1}`}; PuOr √ scale ±${fmt(grid.maxAbs)}; boxes = knowledge neurons` }}
           result={() => ({ ...result, refined, activation: mapValue === 'activation' ? activation : undefined })}
           twin={<NeuronTable grid={grid} countOf={countOf} refined={refinedSet} selected={selected} valueLabel={valueLabel} onSelect={select} />}
-          extraExports={
-            <button
-              type="button"
-              className="small-button"
-              disabled={!refined?.neurons.length}
-              data-testid="export-kn-pairs"
-              onClick={() => download(`${slug(`${result.prompts[0]} ${result.target}`)}-neurons.json`, neuronsJson(refined?.neurons ?? []), 'application/json')}
-            >
-              [[layer, index], …]
-            </button>
-          }
         >
           <NeuronMap
             grid={grid}
