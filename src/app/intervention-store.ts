@@ -37,8 +37,8 @@ export interface InterventionState {
   scope: Scope;
   items: BarItem[];
   bars?: Array<{ item: BarItem; before: AnswerProb; after: AnswerProb }>;
-  /** The neuron set and factor the bars were computed with. */
-  barsFor?: { neurons: Neuron[]; scale: number };
+  /** The neuron set, factor and weight edits (ids) the bars were computed with. */
+  barsFor?: { neurons: Neuron[]; scale: number; edits: string[] };
   pending: boolean;
   interveneError?: UiError;
 
@@ -124,13 +124,14 @@ export const useIntervention = create<InterventionState>()((set, get) => ({
       const { items } = itemsFor();
       const neurons = get().chosenNeurons();
       const scale = get().scale;
+      const edits = get().edits.map((e) => e.id);
       const c = new AbortController();
       controller = c;
       set({ pending: true, items });
       try {
         const out = await engine().call('intervene', { items: items.map(({ prompt, target }) => ({ prompt, target })), neurons, scale, site: result.attribution.site }, { signal: c.signal });
         if (mine !== seq) return;
-        set({ bars: out.map((o, i) => ({ item: items[i], ...o })), barsFor: { neurons, scale }, pending: false, interveneError: undefined });
+        set({ bars: out.map((o, i) => ({ item: items[i], ...o })), barsFor: { neurons, scale, edits }, pending: false, interveneError: undefined });
       } catch (err) {
         if (mine !== seq || isCancelled(err)) return;
         set({ pending: false, interveneError: toUiError(err), bars: undefined });

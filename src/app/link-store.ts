@@ -132,6 +132,8 @@ export const useLink = create<LinkState>()((set, get) => {
       }
       await whenLibrary();
       set({ restoreStage: 'setting up the fact' });
+      // The link's search and edits start from the model's original weights.
+      if (useIntervention.getState().edits.length > 0) await useIntervention.getState().revert();
       useFacts.setState({ factId: link.fact.id, subject: link.fact.subject, relation: link.fact.relation, paraphrases: link.prompts.slice(1) });
       useLab.getState().setFact(link.prompts[0], link.target);
       const { method, preset, steps, rule, site, t, p, strict, minPrompts } = link.settings;

@@ -33,7 +33,7 @@ export function BeforeAfter() {
   const n = barsFor?.neurons.length ?? 0;
 
   return (
-    <section className="card" aria-labelledby="ba-heading" data-testid="before-after" aria-busy={pending}>
+    <section className="card" aria-labelledby="ba-heading" data-testid="before-after" aria-busy={pending} data-edits={barsFor?.edits.length}>
       <h2 id="ba-heading">Before / after</h2>
       <ErrorMessage error={error} where="intervene" />
       {!bars && !error && <p className="muted">Computing…</p>}
@@ -41,7 +41,7 @@ export function BeforeAfter() {
         <div className={pending ? 'results-stale' : ''}>
           <p className="small ba-summary">
             {n === 0 ? 'No neurons in the set: before and after are the same.' : `${n} neuron${n === 1 ? '' : 's'} scaled × ${barsFor.scale.toFixed(2)}`}
-            {edits.length > 0 && <span className="muted"> · both with {edits.length} active edit{edits.length === 1 ? '' : 's'}</span>}
+            {barsFor.edits.length > 0 && <span className="muted"> · both with {barsFor.edits.length} active edit{barsFor.edits.length === 1 ? '' : 's'}</span>}
           </p>
           <div className="ba-changes">
             <Change label="This fact" testId="own-change" value={ownChange.ratioOfMeans} other={ownChange.meanOfRatios} />
@@ -56,7 +56,7 @@ export function BeforeAfter() {
             testId="before-after-frame"
             figure={{ kind: 'bars', bars: { title: `P(target) before / after × ${barsFor.scale} on ${n} neuron${n === 1 ? '' : 's'}`, labelKey: 'label', valueKeys: ['before', 'after'], format: formatProb } }}
             table={barsTable(bars)}
-            result={() => ({ neurons: barsFor.neurons, scale: barsFor.scale, edits, change: { fact: ownChange, controls: controlChange }, rows: bars })}
+            result={() => ({ neurons: barsFor.neurons, scale: barsFor.scale, edits: edits.filter((e) => barsFor.edits.includes(e.id)), change: { fact: ownChange, controls: controlChange }, rows: bars })}
           >
             <BarGroup title={`This fact: P(${visibleToken(result.target)})`} bars={own} max={max} />
             {controls.length > 0 && <BarGroup title="Control facts (other relations)" bars={controls} max={max} />}
