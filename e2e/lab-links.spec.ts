@@ -101,10 +101,14 @@ test('a permalink opened in a fresh browser restores the same view and numbers; 
   expect(csv.trim().split('\r\n')).toHaveLength(11);
   const svg = await download(page, () => page.getByTestId('before-after-frame').getByTestId('export-svg').click());
   expect(svg).toMatch(/^<svg xmlns='http:\/\/www.w3.org\/2000\/svg'/);
+  expect(svg).toContain('The capital of France is');
   const mapSvg = await download(page, () => page.getByTestId('neuron-map-chart').getByTestId('export-svg').click());
   expect(mapSvg).toContain("href='data:image/png;base64,");
-  const png = await downloadBytes(page, () => page.getByTestId('neuron-map-chart').getByTestId('export-png').click());
-  expect([...png.subarray(1, 4)].map((c) => String.fromCharCode(c)).join('')).toBe('PNG');
+  for (const frame of ['neuron-map-chart', 'before-after-frame']) {
+    const png = await downloadBytes(page, () => page.getByTestId(frame).getByTestId('export-png').click());
+    expect(png.subarray(1, 4).toString('latin1')).toBe('PNG');
+    await testInfo.attach(`${frame}.png`, { body: png, contentType: 'image/png' });
+  }
   const pairs = JSON.parse(await download(page, () => page.getByTestId('export-neurons-json').click())) as number[][];
   expect(pairs).toHaveLength(original.count);
   expect(pairs.map(([l, i]) => `[${l}, ${i}]`)).toEqual(original.chips.map((c) => /\[\d+, \d+\]/.exec(c)![0]));
