@@ -14,7 +14,7 @@ import { decodeLink, encodeLink, fragmentOf, validateLink, type LabLink, type Vi
 import { toUiError, useLab, type UiError } from './store';
 import { LAB_VIEWS } from './views';
 
-export const STORAGE_KEY = 'factlab:lab-state';
+const STORAGE_KEY = 'factlab:lab-state';
 const PERSIST_DEBOUNCE_MS = 400;
 
 export interface LinkState {

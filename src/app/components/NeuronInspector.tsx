@@ -130,7 +130,7 @@ function InspectorBody({ layer, index, isRefined, edited }: { layer: number; ind
         title={title}
         name={`neuron-L${layer}-${index}-per-prompt`}
         testId="per-prompt-frame"
-        figure={{ kind: 'bars', bars: { title, labelKey: 'prompt', valueKeys: acts ? ['value', 'activation'] : ['value'] } }}
+        figure={{ kind: 'bars', bars: { title, labelKey: 'prompt', valueKeys: ['value'] } }}
         table={table}
         result={() => ({ neuron: [layer, index], method: result.method, site: result.attribution.site, target: result.target, prompts: table.rows })}
       >
