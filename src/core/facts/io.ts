@@ -294,6 +294,9 @@ function parseRelation(raw: unknown, index: number): Relation {
   for (const f of ['name', 'description', 'wikidata'] as const) {
     if (r[f] !== undefined && typeof r[f] !== 'string') throw factError('facts-bad-field', `${where}: the field "${f}" must be text.`);
   }
+  if (r.heldOutPerFact !== undefined && typeof r.heldOutPerFact !== 'number') {
+    throw factError('facts-bad-field', `${where}: "heldOutPerFact" must be a whole number.`);
+  }
   const relation = canonicalRelation({
     id: r.id.trim(),
     name: typeof r.name === 'string' && r.name.trim() ? r.name : r.id.trim(),
