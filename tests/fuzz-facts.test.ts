@@ -61,7 +61,7 @@ describe('fuzz: fact files', () => {
         expect(imported).toEqual(seed);
         checkImported(imported);
       }),
-      fuzzOptions(100),
+      fuzzOptions(1 / 3),
     );
   });
 

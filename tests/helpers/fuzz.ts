@@ -14,8 +14,9 @@ export const FUZZ_SEED = Number(process.env.FACTLAB_FUZZ_SEED ?? 20261122);
 /** A hang detector, not a speed claim: inputs here are at most a few hundred kB. */
 const MAX_MS_PER_INPUT = 5_000;
 
-export function fuzzOptions(runs = FUZZ_RUNS): fc.Parameters<unknown> {
-  return { seed: FUZZ_SEED, numRuns: runs, endOnFailure: false };
+/** `scale` shares the budget between properties (cheap ones get more runs, slow ones fewer). */
+export function fuzzOptions(scale = 1): fc.Parameters<unknown> {
+  return { seed: FUZZ_SEED, numRuns: Math.max(1, Math.round(FUZZ_RUNS * scale)) };
 }
 
 interface TallyRow { inputs: number; loaded: number; codes: Map<string, number>; slowestMs: number }

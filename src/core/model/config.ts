@@ -41,15 +41,15 @@ export function parseGpt2Config(input: unknown): Gpt2Config {
   const json = input as Record<string, unknown>;
   const modelType = json.model_type ?? 'gpt2';
   if (modelType !== 'gpt2') {
-    throw new FactlabError('unsupported-model', `config.json: model_type "${String(modelType)}" is not supported here; expected "gpt2".`);
+    throw new FactlabError('unsupported-model', `config.json: model_type ${previewValue(modelType)} is not supported here; expected "gpt2".`);
   }
   const nEmbd = positiveInt(json, 'n_embd', LIMITS.embd);
   const nHead = positiveInt(json, 'n_head', LIMITS.heads);
   if (nEmbd % nHead !== 0) throw new FactlabError('bad-config', `config.json: n_embd (${nEmbd}) must be divisible by n_head (${nHead}).`);
   const nInner = json.n_inner == null ? 4 * nEmbd : positiveInt(json, 'n_inner', 8 * LIMITS.embd);
-  const activationName = String(json.activation_function ?? 'gelu_new');
+  const activationName = json.activation_function ?? 'gelu_new';
   if (activationName !== 'gelu_new' && activationName !== 'gelu') {
-    throw new FactlabError('bad-config', `config.json: activation_function "${activationName}" is not supported (use gelu_new or gelu).`);
+    throw new FactlabError('bad-config', `config.json: activation_function ${previewValue(activationName)} is not supported (use gelu_new or gelu).`);
   }
   const eps = json.layer_norm_epsilon ?? 1e-5;
   if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) {

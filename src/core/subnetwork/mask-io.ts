@@ -12,7 +12,7 @@
  * Metadata: format, version, encoding, model, layers, n_layer, n_embd, n_inner, seed, step,
  * sparsity, settings (JSON) and, for bits, shapes (JSON), bit_order, bit_meaning.
  */
-import { FactlabError } from '../errors';
+import { FactlabError, previewValue } from '../errors';
 import { parseSafetensors, writeSafetensors, type TensorToWrite } from '../model/safetensors';
 import { binaryFromState, binarySparsity, type BinaryMask } from './binary';
 import { maskEntries, sparsityReport, type MaskDims, type MaskEntry, type MaskState } from './mask';
@@ -142,7 +142,7 @@ function parseNumber(meta: Record<string, unknown>, key: string, fileName: strin
     return undefined;
   }
   const value = Number(raw);
-  if (!Number.isFinite(value)) throw bad(`metadata "${key}" is not a number: ${JSON.stringify(raw)}.`, fileName);
+  if (!Number.isFinite(value)) throw bad(`metadata "${key}" is not a number: ${previewValue(raw)}.`, fileName);
   return value;
 }
 
@@ -168,10 +168,10 @@ export function importMask(bytes: Uint8Array, options: ImportOptions): ImportedM
   const fileName = options.fileName ?? 'mask.safetensors';
   const { header, dataStart } = readHeader(bytes, fileName);
   const meta = (header.__metadata__ ?? {}) as Record<string, unknown>;
-  if (meta.format !== MASK_FILE_FORMAT) throw bad(`this is not a factlab subnetwork mask (metadata format is ${JSON.stringify(meta.format ?? null)}).`, fileName);
-  if (meta.version !== MASK_FILE_VERSION) throw bad(`mask file version ${JSON.stringify(meta.version)} is not supported (expected ${MASK_FILE_VERSION}).`, fileName);
+  if (meta.format !== MASK_FILE_FORMAT) throw bad(`this is not a factlab subnetwork mask (metadata format is ${previewValue(meta.format ?? null)}).`, fileName);
+  if (meta.version !== MASK_FILE_VERSION) throw bad(`mask file version ${previewValue(meta.version)} is not supported (expected ${MASK_FILE_VERSION}).`, fileName);
   const encoding = meta.encoding as MaskEncoding;
-  if (encoding !== 'logits' && encoding !== 'bits') throw bad(`unknown encoding ${JSON.stringify(meta.encoding)} (expected "logits" or "bits").`, fileName);
+  if (encoding !== 'logits' && encoding !== 'bits') throw bad(`unknown encoding ${previewValue(meta.encoding)} (expected "logits" or "bits").`, fileName);
   const modelId = String(meta.model ?? '');
   if (options.modelId !== undefined && modelId !== options.modelId) {
     throw new FactlabError('mask-model-mismatch', `${fileName}: the mask was made for model "${modelId}", not for the loaded model "${options.modelId}".`);
@@ -219,13 +219,13 @@ export function importMask(bytes: Uint8Array, options: ImportOptions): ImportedM
     for (const e of entries) {
       const shape = shapes?.[e.name];
       if (!Array.isArray(shape) || shape.length !== 2 || shape[0] !== e.shape[0] || shape[1] !== e.shape[1]) {
-        throw bad(`metadata "shapes" gives ${JSON.stringify(shape ?? null)} for ${e.name}; the model needs [${e.shape.join(', ')}].`, fileName);
+        throw bad(`metadata "shapes" gives ${previewValue(shape ?? null)} for ${e.name}; the model needs [${e.shape.join(', ')}].`, fileName);
       }
       const entry = header[e.name] as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       const bytesNeeded = Math.ceil(e.size / 8);
       const offsets = entry?.data_offsets as number[] | undefined;
       if (entry?.dtype !== 'U8' || !Array.isArray(entry.shape) || entry.shape[0] !== bytesNeeded || !Array.isArray(offsets) || offsets.length !== 2) {
-        throw bad(`tensor ${e.name} must be U8 with shape [${bytesNeeded}] (bit-packed), got ${JSON.stringify(entry)}.`, fileName);
+        throw bad(`tensor ${e.name} must be U8 with shape [${bytesNeeded}] (bit-packed), got ${previewValue(entry)}.`, fileName);
       }
       const [begin, end] = offsets;
       if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end - begin !== bytesNeeded || end > dataLength) {
