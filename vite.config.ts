@@ -1,5 +1,35 @@
-import { defineConfig } from 'vite';
+import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
+
+/**
+ * Content-Security-Policy of the built app (see README, "Security"). No inline script and no
+ * eval: 'wasm-unsafe-eval' only lets WebAssembly compile (the tfjs wasm backend); WebGPU and
+ * WebGL need nothing. The wasm backend's threads are blob: workers that importScripts() a
+ * blob: copy of the backend, hence blob: in worker-src and script-src (only same-origin script
+ * can mint blob: URLs). Models download from the
+ * Hub or any http(s) folder the user names, hence connect-src https: (and local servers).
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval' blob:",
+  "worker-src 'self' blob:",
+  "connect-src 'self' https: http://127.0.0.1:* http://localhost:*",
+  "img-src 'self' data: blob:",
+  "style-src 'self'",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+].join('; ');
+
+/** The policy as a meta tag in the built index.html, so that it holds on any static host. */
+function cspMetaTag(): Plugin {
+  return {
+    name: 'factlab-csp-meta',
+    apply: 'build',
+    transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CONTENT_SECURITY_POLICY }, injectTo: 'head-prepend' }],
+  };
+}
 
 // Cross-origin isolation lets the wasm backend use threads (SharedArrayBuffer).
 const isolationHeaders = {
@@ -8,9 +38,11 @@ const isolationHeaders = {
 };
 
 export default defineConfig({
-  plugins: [react()],
+  plugins: [react(), cspMetaTag()],
   server: { headers: isolationHeaders, port: 5173, strictPort: false },
-  preview: { headers: isolationHeaders, port: 4173 },
+  // As a header the policy also covers the worker script (a meta tag only governs the page)
+  // and can forbid framing; the dev server has none, as Vite's hot reload injects inline script.
+  preview: { headers: { ...isolationHeaders, 'Content-Security-Policy': `${CONTENT_SECURITY_POLICY}; frame-ancestors 'none'` }, port: 4173 },
   worker: { format: 'es' },
   // Pre-bundle tfjs up front (its wasm backend ships CommonJS files that only work bundled),
   // and scan the worker too, so the first visit never triggers a dependency re-optimisation reload.
