@@ -106,4 +106,9 @@ describe('fact files: regressions found by fuzzing', () => {
     set.relations[0].heldOutPerFact = '@@deep:50000@@';
     expect(() => importFactsJson(serializeJson(set))).toThrow(expect.objectContaining({ code: 'facts-bad-field', message: expect.stringContaining('heldOutPerFact') }));
   });
+
+  it('a subject containing [MASK] is refused: it would make every masked template ambiguous', () => {
+    const flat = [{ subject: '[MASK]', relation: DEFAULT_SET.relations[0].id, object: 'x' }];
+    expect(() => importFactsJson(JSON.stringify(flat), { relations: DEFAULT_SET.relations })).toThrow(expect.objectContaining({ code: 'facts-bad-field' }));
+  });
 });

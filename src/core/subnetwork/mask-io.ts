@@ -141,15 +141,18 @@ function parseNumber(meta: Record<string, unknown>, key: string, fileName: strin
     if (required) throw bad(`the metadata has no "${key}".`, fileName);
     return undefined;
   }
-  const value = Number(raw);
+  // Number() of an array would stringify it (and overflow the stack when deeply nested).
+  const value = typeof raw === 'string' || typeof raw === 'number' ? Number(raw) : NaN;
   if (!Number.isFinite(value)) throw bad(`metadata "${key}" is not a number: ${previewValue(raw)}.`, fileName);
   return value;
 }
 
 function parseJson(meta: Record<string, unknown>, key: string, fileName: string): unknown {
-  if (meta[key] === undefined) return undefined;
+  const raw = meta[key];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string') throw bad(`metadata "${key}" must be a JSON string, got ${previewValue(raw)}.`, fileName);
   try {
-    return JSON.parse(String(meta[key]));
+    return JSON.parse(raw);
   } catch {
     throw bad(`metadata "${key}" is not valid JSON.`, fileName);
   }
@@ -172,7 +175,8 @@ export function importMask(bytes: Uint8Array, options: ImportOptions): ImportedM
   if (meta.version !== MASK_FILE_VERSION) throw bad(`mask file version ${previewValue(meta.version)} is not supported (expected ${MASK_FILE_VERSION}).`, fileName);
   const encoding = meta.encoding as MaskEncoding;
   if (encoding !== 'logits' && encoding !== 'bits') throw bad(`unknown encoding ${previewValue(meta.encoding)} (expected "logits" or "bits").`, fileName);
-  const modelId = String(meta.model ?? '');
+  if (meta.model !== undefined && typeof meta.model !== 'string') throw bad(`metadata "model" must be a string, got ${previewValue(meta.model)}.`, fileName);
+  const modelId = typeof meta.model === 'string' ? meta.model : '';
   if (options.modelId !== undefined && modelId !== options.modelId) {
     throw new FactlabError('mask-model-mismatch', `${fileName}: the mask was made for model "${modelId}", not for the loaded model "${options.modelId}".`);
   }
@@ -229,7 +233,7 @@ export function importMask(bytes: Uint8Array, options: ImportOptions): ImportedM
       }
       const [begin, end] = offsets;
       if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end - begin !== bytesNeeded || end > dataLength) {
-        throw bad(`tensor ${e.name} claims bytes ${begin}..${end} of a ${dataLength}-byte data section; the file is truncated or the header lies.`, fileName);
+        throw bad(`tensor ${e.name} claims bytes ${previewValue(begin)}..${previewValue(end)} of a ${dataLength}-byte data section; the file is truncated or the header lies.`, fileName);
       }
       bits.set(e.name, unpackBits(bytes.subarray(dataStart + begin, dataStart + end), e.size));
     }
