@@ -3,7 +3,7 @@
  * (meta tag + preview header) on every backend, with no violation anywhere.
  */
 import type { ConsoleMessage, Page } from '@playwright/test';
-import { expect, test } from './fixtures';
+import { expect, LOAD_TIMEOUT, test } from './fixtures';
 
 /** Collects CSP violations of the page (event) and of its workers (Chromium logs those). */
 async function watchCsp(page: Page): Promise<() => Promise<string[]>> {
@@ -54,4 +54,49 @@ test('the built app runs under its Content-Security-Policy with no violations', 
   expect(seen.filter((v) => /script-src/.test(v)).length, 'the probes were reported').toBeGreaterThan(0);
   const unexpected = seen.filter((v) => !/script-src/.test(v) || !/(eval|inline)/.test(v));
   expect(unexpected).toEqual([]);
+});
+
+/** The engine's own worker (not the wasm backend's blob: thread workers). */
+function engineWorker(page: Page) {
+  const worker = page.workers().find((w) => !w.url().startsWith('blob:'));
+  if (!worker) throw new Error('no engine worker found');
+  return worker;
+}
+
+test('a crashed worker is restarted, the model reloaded and the page keeps its state', async ({ openLab, page }, testInfo) => {
+  test.skip(testInfo.project.name !== 'wasm', 'worker recovery does not depend on the backend');
+  await openLab();
+  await page.getByTestId('prompt-input').fill('The capital of Spain is');
+  await expect(page.getByTestId('top-token-row').first()).toBeVisible();
+
+  await engineWorker(page).evaluate(() => setTimeout(() => { throw new Error('simulated crash'); }, 0));
+
+  await expect(page.getByTestId('backend-notice')).toContainText('restarted');
+  await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready', { timeout: LOAD_TIMEOUT });
+  await expect(page.getByTestId('prompt-input')).toHaveValue('The capital of Spain is');
+  await expect(page.getByTestId('top-token-row').first()).toBeVisible({ timeout: LOAD_TIMEOUT });
+});
+
+test('a lost WebGPU device falls back to WebAssembly and says so', async ({ openLab, page }, testInfo) => {
+  test.skip(testInfo.project.name !== 'webgpu', 'needs the WebGPU backend');
+  await openLab();
+  test.skip((await page.getByTestId('backend-name').textContent()) !== 'webgpu', 'WebGPU is not the running backend here');
+
+  // The next command encoder the engine asks for destroys its device instead: what a driver reset looks like to the page.
+  await engineWorker(page).evaluate(() => {
+    const proto = (globalThis as unknown as { GPUDevice: { prototype: { createCommandEncoder(...a: unknown[]): unknown; destroy(): void } } }).GPUDevice.prototype;
+    const original = proto.createCommandEncoder;
+    proto.createCommandEncoder = function (this: { destroy(): void }, ...args: unknown[]) {
+      proto.createCommandEncoder = original;
+      this.destroy();
+      return original.apply(this, args);
+    };
+  });
+  await page.getByTestId('prompt-input').fill('The capital of Italy is');
+
+  await expect(page.getByTestId('backend-notice')).toContainText('WebGPU backend stopped working', { timeout: LOAD_TIMEOUT });
+  await expect(page.getByTestId('backend-name')).toHaveText('wasm', { timeout: LOAD_TIMEOUT });
+  await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready', { timeout: LOAD_TIMEOUT });
+  await expect(page.getByTestId('prompt-input')).toHaveValue('The capital of Italy is');
+  await expect(page.getByTestId('top-token-row').first()).toBeVisible({ timeout: LOAD_TIMEOUT });
 });
