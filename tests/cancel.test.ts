@@ -87,6 +87,10 @@ describe('cancellation leaves the engine usable', () => {
     const points = await cancelEverywhere((signal) => kgScores(engine.weights, items, { batchSize: 1, signal }));
     expect(points).toBeGreaterThanOrEqual(2);
     expect(await kgScores(engine.weights, items, { batchSize: 1 })).toEqual(reference);
+    // In the worker a cancel arrives as a message: evaluation must let it in between batches.
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 0);
+    await expect(kgScores(engine.weights, items, { batchSize: 1, signal: controller.signal })).rejects.toBeInstanceOf(CancelledError);
   });
 
   it('mask training', async () => {

@@ -26,7 +26,7 @@ function seedFrom(words: string[]): TokenizerSeed {
     const symbols = [...new TextEncoder().encode(word)].map((b) => BYTE_TO_UNICODE[b]);
     let acc = symbols[0];
     for (const next of symbols.slice(1)) {
-      if (!(acc + next in vocab) && merges.length < 200) {
+      if (!Object.hasOwn(vocab, acc + next) && merges.length < 200) {
         vocab[acc + next] = Object.keys(vocab).length;
         merges.push(`${acc} ${next}`);
       }
