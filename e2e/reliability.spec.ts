@@ -100,3 +100,23 @@ test('a lost WebGPU device falls back to WebAssembly and says so', async ({ open
   await expect(page.getByTestId('prompt-input')).toHaveValue('The capital of Italy is');
   await expect(page.getByTestId('top-token-row').first()).toBeVisible({ timeout: LOAD_TIMEOUT });
 });
+
+test('running out of GPU memory falls back to WebAssembly and says so', async ({ openLab, page }, testInfo) => {
+  test.skip(testInfo.project.name !== 'webgpu', 'needs the WebGPU backend');
+  await openLab();
+  test.skip((await page.getByTestId('backend-name').textContent()) !== 'webgpu', 'WebGPU is not the running backend here');
+
+  // Every new GPU buffer fails the way an exhausted GPU reports it.
+  await engineWorker(page).evaluate(() => {
+    const proto = (globalThis as unknown as { GPUDevice: { prototype: { createBuffer(...a: unknown[]): unknown } } }).GPUDevice.prototype;
+    proto.createBuffer = () => {
+      throw new RangeError('Out of memory: could not allocate the buffer');
+    };
+  });
+  await page.getByTestId('prompt-input').fill('The capital of Norway is');
+
+  await expect(page.getByTestId('backend-notice')).toContainText('ran out of memory', { timeout: LOAD_TIMEOUT });
+  await expect(page.getByTestId('backend-name')).toHaveText('wasm', { timeout: LOAD_TIMEOUT });
+  await expect(page.getByTestId('model-status')).toHaveAttribute('data-state', 'ready', { timeout: LOAD_TIMEOUT });
+  await expect(page.getByTestId('top-token-row').first()).toBeVisible({ timeout: LOAD_TIMEOUT });
+});
