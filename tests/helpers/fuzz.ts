@@ -9,8 +9,8 @@
 import fc from 'fast-check';
 import { FactlabError } from '../../src/core/errors';
 
-export const FUZZ_RUNS = Number(process.env.FACTLAB_FUZZ_RUNS ?? 300);
-export const FUZZ_SEED = Number(process.env.FACTLAB_FUZZ_SEED ?? 20261122);
+const FUZZ_RUNS = Number(process.env.FACTLAB_FUZZ_RUNS ?? 300);
+const FUZZ_SEED = Number(process.env.FACTLAB_FUZZ_SEED ?? 20261122);
 /** A hang detector, not a speed claim: inputs here are at most a few hundred kB. */
 const MAX_MS_PER_INPUT = 5_000;
 
@@ -104,7 +104,7 @@ export function serializeJson(value: unknown): string {
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 
 /** Values that trip parsers: wrong types, limits, huge and odd numbers, markup, deep nesting. */
-export const nastyJson: fc.Arbitrary<Json> = fc.oneof(
+const nastyJson: fc.Arbitrary<Json> = fc.oneof(
   fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<Json>,
   fc.constantFrom<Json>(
     null, true, false, 0, -1, 1, 0.5, -0.0, 1e308, -1e308, 2 ** 31, 2 ** 32, 2 ** 53, 2 ** 53 + 2, 2 ** 64, 1e21,
@@ -117,7 +117,7 @@ export const nastyJson: fc.Arbitrary<Json> = fc.oneof(
   fc.string({ unit: 'binary', maxLength: 40 }),
 );
 
-export type JsonMutation =
+type JsonMutation =
   | { op: 'replace'; at: number; value: Json }
   | { op: 'delete'; at: number }
   | { op: 'insert'; at: number; key: string; value: Json }
@@ -165,7 +165,7 @@ export function mutateJson(value: unknown, mutations: JsonMutation[]): unknown {
 
 // ---------------------------------------------------------------- byte and line mutation
 
-export type ByteMutation =
+type ByteMutation =
   | { op: 'set'; at: number; byte: number }
   | { op: 'insert'; at: number; bytes: Uint8Array }
   | { op: 'delete'; at: number; length: number }
@@ -204,7 +204,7 @@ function concat(...parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-export type LineMutation =
+type LineMutation =
   | { op: 'replace'; at: number; line: string }
   | { op: 'delete'; at: number }
   | { op: 'duplicate'; at: number }
