@@ -118,3 +118,14 @@ describe('fuzz: tokenizer.json', () => {
     );
   });
 });
+
+describe('tokenizer.json: regressions', () => {
+  it('many added tokens load in bounded time (each was looked up by a scan of the whole vocabulary)', () => {
+    const seed = seedFrom([]);
+    const json = tokenizerJson(seed) as { model: { vocab: Record<string, number> }; added_tokens: Array<{ id: number; content: string }> };
+    for (let i = 0; i < 40_000; i++) json.model.vocab[`w${i}`] = 257 + i;
+    for (let i = 0; i < 40_000; i++) json.added_tokens.push({ id: 40_257 + i, content: `<extra_${i}>` });
+    const tok = tally.run('tokenizer.json (40 000 added tokens)', () => ByteLevelBpe.fromTokenizerJson(JSON.stringify(json)))!;
+    expect(tok.encode('a<extra_39999>b')).toEqual([tok.tokenId('a'), 80_256, tok.tokenId('b')]);
+  });
+});

@@ -177,15 +177,19 @@ export class ByteLevelBpe implements Tokenizer {
     const special = new Map<string, number>();
     const added = json.added_tokens ?? [];
     if (!Array.isArray(added)) throw bad(`${F}: added_tokens must be an array.`);
+    // By id, built once: a search of the vocabulary per added token is quadratic in the file.
+    const tokenOfId = new Map<number, string>();
+    for (const [tok, id] of vocab) tokenOfId.set(id, tok);
     added.forEach((t: unknown, i: number) => {
       if (!isObject(t) || typeof t.content !== 'string' || t.content === '' || !isValidId(t.id)) {
         throw bad(`${F}: added_tokens[${i}] must have a non-empty string "content" and an integer "id" (0 ≤ id < ${ID_LIMIT}).`);
       }
-      const byContent = vocab.get(t.content), byId = findToken(vocab, t.id);
+      const byContent = vocab.get(t.content), byId = tokenOfId.get(t.id);
       if ((byContent !== undefined && byContent !== t.id) || (byId !== undefined && byId !== t.content)) {
         throw bad(`${F}: added_tokens[${i}] ${JSON.stringify(t.content)} with id ${t.id} clashes with the vocabulary (${byContent !== undefined ? `it has id ${byContent}` : `id ${t.id} is ${JSON.stringify(byId)}`}).`);
       }
       vocab.set(t.content, t.id);
+      tokenOfId.set(t.id, t.content);
       special.set(t.content, t.id);
     });
     return new ByteLevelBpe(vocab, merges, special, { addPrefixSpace, ignoreMerges: model.ignore_merges === true }, F);
@@ -350,11 +354,6 @@ function isValidId(v: unknown): v is number {
 
 function describeType(v: unknown): unknown {
   return isObject(v) ? v.type ?? v : v;
-}
-
-function findToken(vocab: Map<string, number>, id: number): string | undefined {
-  for (const [tok, i] of vocab) if (i === id) return tok;
-  return undefined;
 }
 
 function parseVocab(json: unknown, file: string): Map<string, number> {
