@@ -21,7 +21,7 @@ async function watchCsp(page: Page): Promise<() => Promise<string[]>> {
   return async () => [...logged, ...(await page.evaluate(() => (window as unknown as { __cspViolations: string[] }).__cspViolations))];
 }
 
-test('the built app runs under its Content-Security-Policy with no violations', async ({ openLab, page }) => {
+test('the built app runs under its Content-Security-Policy with no violations', async ({ openLab, page }, testInfo) => {
   test.skip(process.env.E2E_SERVER === 'dev', 'the dev server has no CSP (hot reload injects inline script)');
   const violations = await watchCsp(page);
   const response = page.waitForResponse((r) => new URL(r.url()).pathname === '/');
@@ -48,6 +48,17 @@ test('the built app runs under its Content-Security-Policy with no violations', 
     return { evalProbe: w.__evalProbe, inlineRan: w.__inlineRan === true };
   });
   expect(probes).toEqual({ evalProbe: 'EvalError', inlineRan: false });
+
+  // The knowledge-neuron workflow draws its map with D3 (styles set from script): no violation either.
+  if (testInfo.project.name === 'wasm') {
+    await page.getByTestId('fact-search').fill('France');
+    await page.locator('[data-fact-id="capital_of/france"]').click();
+    await page.getByTestId('kn-settings').locator('summary').click();
+    await page.getByTestId('kn-steps').fill('4');
+    await page.getByTestId('find-neurons').click();
+    await expect(page.getByTestId('kn-status')).toHaveAttribute('data-state', 'done', { timeout: LOAD_TIMEOUT });
+    await expect(page.getByTestId('neuron-map')).toBeVisible();
+  }
 
   // The two probes above are the only violations allowed.
   const seen = await violations();
