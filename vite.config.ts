@@ -3,6 +3,36 @@ import { join, relative, resolve, sep } from 'node:path';
 import { defineConfig, type Plugin } from 'vite';
 import react from '@vitejs/plugin-react';
 
+/**
+ * Content-Security-Policy of the built app (see README, "Security"). No inline script and no
+ * eval: 'wasm-unsafe-eval' only lets WebAssembly compile (the tfjs wasm backend); WebGPU and
+ * WebGL need nothing. The wasm backend's threads are blob: workers that importScripts() a
+ * blob: copy of the backend, hence blob: in worker-src and script-src (only same-origin script
+ * can mint blob: URLs). Models download from the
+ * Hub or any http(s) folder the user names, hence connect-src https: (and local servers).
+ */
+export const CONTENT_SECURITY_POLICY = [
+  "default-src 'self'",
+  "script-src 'self' 'wasm-unsafe-eval' blob:",
+  "worker-src 'self' blob:",
+  "connect-src 'self' https: http://127.0.0.1:* http://localhost:*",
+  "img-src 'self' data: blob:",
+  "style-src 'self'",
+  "font-src 'self'",
+  "object-src 'none'",
+  "base-uri 'self'",
+  "form-action 'self'",
+].join('; ');
+
+/** The policy as a meta tag in the built index.html, so that it holds on any static host. */
+function cspMetaTag(): Plugin {
+  return {
+    name: 'factlab-csp-meta',
+    apply: 'build',
+    transformIndexHtml: () => [{ tag: 'meta', attrs: { 'http-equiv': 'Content-Security-Policy', content: CONTENT_SECURITY_POLICY }, injectTo: 'head-prepend' }],
+  };
+}
+
 // Cross-origin isolation lets the wasm backend use threads (SharedArrayBuffer).
 const isolationHeaders = {
   'Cross-Origin-Opener-Policy': 'same-origin',
@@ -31,11 +61,14 @@ function precacheManifest(): Plugin {
 }
 
 export default defineConfig({
-  plugins: [react(), precacheManifest()],
+  plugins: [react(), cspMetaTag(), precacheManifest()],
   // Names the build, so a new build installs a new offline cache (src/app/offline.ts).
   define: { __FACTLAB_BUILD__: JSON.stringify(Date.now().toString(36)) },
   server: { headers: isolationHeaders, port: 5173, strictPort: false },
-  preview: { headers: isolationHeaders, port: 4173 },
+  // As a header the policy also covers the worker script (a meta tag only governs the page).
+  // Framing stays allowed: `?embed=1` exists for iframes in slides and posts. The dev server
+  // has no policy, as Vite's hot reload injects inline script.
+  preview: { headers: { ...isolationHeaders, 'Content-Security-Policy': CONTENT_SECURITY_POLICY }, port: 4173 },
   worker: { format: 'es' },
   // Pre-bundle tfjs up front (its wasm backend ships CommonJS files that only work bundled),
   // and scan the worker too, so the first visit never triggers a dependency re-optimisation reload.

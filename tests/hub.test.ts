@@ -480,16 +480,36 @@ describe('model cache', () => {
     expect(list[0].totalBytes).toBe(first.files.reduce((a, f) => a + f.bytes, 0));
   });
 
-  it('remembers absent files so a cached sharded model loads without the network', async () => {
+  it('trusts absent markers of a Hub commit: the cached sharded model loads without the network', async () => {
     const storage = new MemoryCacheStorage();
-    const source = parseModelSource(`${server.url}/files/sharded`);
-    await loadCheckpointFiles(source, { cache: storage });
+    const source = parseModelSource(`someone/sharded@${SHA}`);
+    const options = { cache: storage, hubEndpoint: `${server.url}/hub` };
+    await loadCheckpointFiles(source, options);
     const before = server.requests.length;
-    const again = await loadCheckpointFiles(source, { cache: storage });
+    const again = await loadCheckpointFiles(source, options);
     expect(server.requests.length).toBe(before);
     expectTinyTensors(again.tensors);
     const [model] = await listCachedModels(storage);
     expect(model.files.map((f) => f.name)).not.toContain('model.safetensors');
+  });
+
+  it('does not keep a 404 of a branch revision forever: a file added later is found', async () => {
+    const storage = new MemoryCacheStorage();
+    const dir = await writeTinyCheckpoint(join(root, 'later'), { weights: false });
+    const source = parseModelSource('someone/later@main');
+    const options = { cache: storage, hubEndpoint: `${server.url}/hub` };
+    await expectError(loadCheckpointFiles(source, options), 'missing-weights');
+    await writeFile(join(dir, 'model.safetensors'), writeSafetensors(tinyTensors()));
+    expectTinyTensors((await loadCheckpointFiles(source, options)).tensors);
+  });
+
+  it('uses the absent markers of a branch or URL when the server cannot be reached', async () => {
+    const storage = new MemoryCacheStorage();
+    const offline = await startTestServer(root);
+    const source = parseModelSource(`${offline.url}/files/sharded`);
+    await loadCheckpointFiles(source, { cache: storage });
+    await offline.close();
+    expectTinyTensors((await loadCheckpointFiles(source, { cache: storage })).tensors);
   });
 
   it('refetches and replaces an entry whose size does not match', async () => {

@@ -32,6 +32,8 @@ export interface LabState {
   backendStatus: 'starting' | 'ready' | 'error';
   backend?: BackendInfo;
   backendError?: UiError;
+  /** Why the backend changed or the worker restarted without being asked (shown until dismissed). */
+  backendNotice?: string;
   /** undefined = automatic choice (WebGPU → wasm → WebGL → CPU). */
   forcedBackend?: BackendName;
 
@@ -61,13 +63,46 @@ export interface LabState {
   /** Recomputes the prediction now (e.g. after the weights were edited). */
   repredict(): void;
   dismissLoadError(): void;
+  dismissBackendNotice(): void;
 }
 
 let client: EngineClient | undefined;
 /** The one engine worker of the page (started on first use). */
 export function engine(): EngineClient {
-  client ??= new EngineClient();
+  if (!client) {
+    client = new EngineClient();
+    recoverFromEngineFailures(client);
+  }
   return client;
+}
+
+export const BACKEND_LABELS: Record<BackendName, string> = { webgpu: 'WebGPU', wasm: 'WebAssembly', webgl: 'WebGL', cpu: 'CPU' };
+
+/** The backend to fall back to when `lost` fails (the next in the automatic order), if any. */
+export function fallbackBackend(lost: BackendName): BackendName | undefined {
+  return BACKEND_CHOICES[BACKEND_CHOICES.indexOf(lost) + 1];
+}
+
+/**
+ * A crashed worker (the client starts a new one) or a failed backend (lost GPU device, out
+ * of memory) costs the worker's backend and model, never the page's state: start a backend
+ * again, reload the same model, and say on the page what happened.
+ */
+function recoverFromEngineFailures(engineClient: EngineClient): void {
+  engineClient.onRestart(({ reason }) => {
+    useLab.setState({ backendNotice: `The engine worker crashed (${reason}) and was restarted; the model was reloaded. Prompts, facts and results are kept; weight edits were dropped.` });
+    void useLab.getState().switchBackend(useLab.getState().forcedBackend);
+  });
+  engineClient.onEvent((event) => {
+    if (event.type !== 'backend-lost') return;
+    const next = fallbackBackend(event.backend);
+    if (!next) {
+      useLab.setState({ backendNotice: `The ${BACKEND_LABELS[event.backend]} backend stopped working: ${event.reason}. No other backend is left; reload the page.` });
+      return;
+    }
+    useLab.setState({ backendNotice: `The ${BACKEND_LABELS[event.backend]} backend stopped working: ${event.reason}. Switched to ${BACKEND_LABELS[next]} and reloaded the model; weight edits were dropped.` });
+    void useLab.getState().switchBackend(next);
+  });
 }
 
 let loadController: AbortController | undefined;
@@ -253,6 +288,10 @@ export const useLab = create<LabState>()((set, get) => {
 
     dismissLoadError() {
       set({ loadError: undefined });
+    },
+
+    dismissBackendNotice() {
+      set({ backendNotice: undefined });
     },
   };
 });

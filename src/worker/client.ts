@@ -3,7 +3,7 @@
  * progress, and can be cancelled with an AbortSignal. Errors arrive as EngineError with
  * the engine's stable `code` ('cancelled' when the caller aborted).
  */
-import type { EngineApi, Method, Progress, WorkerRequest, WorkerResponse } from './protocol';
+import type { EngineApi, EngineEvent, Method, Progress, WorkerRequest, WorkerResponse } from './protocol';
 
 export class EngineError extends Error {
   constructor(
@@ -44,27 +44,87 @@ export function createEngineWorker(): Worker {
   return new Worker(new URL('./worker.ts', import.meta.url), { type: 'module', name: 'factlab-engine' });
 }
 
+/** Why the client replaced its worker, for the page to restore what the old one held. */
+export interface RestartInfo {
+  reason: string;
+  /** Restarts so far, this one included. */
+  restarts: number;
+}
+
+/** At most this many restarts within RESTART_WINDOW_MS: a worker that keeps crashing is given up. */
+const MAX_RESTARTS = 3;
+const RESTART_WINDOW_MS = 60_000;
+
 export class EngineClient {
-  private readonly worker: WorkerLike;
+  private worker: WorkerLike;
+  private readonly createWorker: (() => WorkerLike) | undefined;
   private readonly pending = new Map<number, Pending>();
+  private readonly eventListeners = new Set<(event: EngineEvent) => void>();
+  private readonly restartListeners = new Set<(info: RestartInfo) => void>();
+  private readonly restartTimes: number[] = [];
+  private restarts = 0;
   private nextId = 1;
   private terminated = false;
+  private failure: EngineError | undefined;
 
-  constructor(worker: WorkerLike = createEngineWorker()) {
-    this.worker = worker;
-    worker.addEventListener('message', (event: MessageEvent) => this.onMessage(event.data as WorkerResponse));
+  /**
+   * With a factory (the default), a worker that crashes (an `error` or `messageerror`
+   * event) is replaced by a fresh one: calls in flight reject with code 'worker-restarted'
+   * and restart listeners run, so the page can start the backend and reload its model.
+   * Given a worker instance, a crash fails every call in flight and nothing restarts.
+   */
+  constructor(worker: WorkerLike | (() => WorkerLike) = createEngineWorker) {
+    this.createWorker = typeof worker === 'function' ? worker : undefined;
+    this.worker = this.attach(typeof worker === 'function' ? worker() : worker);
+  }
+
+  /** Unsolicited events of the worker (e.g. the GPU device was lost). Returns an unsubscribe function. */
+  onEvent(listener: (event: EngineEvent) => void): () => void {
+    this.eventListeners.add(listener);
+    return () => this.eventListeners.delete(listener);
+  }
+
+  /** Called after the worker was replaced (the new one has no backend and no model yet). */
+  onRestart(listener: (info: RestartInfo) => void): () => void {
+    this.restartListeners.add(listener);
+    return () => this.restartListeners.delete(listener);
+  }
+
+  private attach(worker: WorkerLike): WorkerLike {
+    // Events of a replaced worker are ignored: only the current one speaks.
+    worker.addEventListener('message', (event: MessageEvent) => {
+      if (worker === this.worker) this.onMessage(event.data as WorkerResponse);
+    });
     worker.addEventListener('error', (event: ErrorEvent) => {
-      // A worker that fails to start (or throws at top level) fails every call in flight.
       event.preventDefault?.();
-      this.failAll('worker-failed', `The engine worker stopped: ${event.message || 'it could not be started'}. Reload the page.`);
+      if (worker === this.worker) this.crashed(event.message || 'it could not be started');
     });
     worker.addEventListener('messageerror', () => {
-      this.failAll('worker-failed', 'A message from the engine worker could not be read. Reload the page.');
+      if (worker === this.worker) this.crashed('a message from it could not be read');
     });
+    return worker;
+  }
+
+  private crashed(reason: string): void {
+    const now = Date.now();
+    while (this.restartTimes.length && now - this.restartTimes[0] > RESTART_WINDOW_MS) this.restartTimes.shift();
+    if (!this.createWorker || this.terminated || this.restartTimes.length >= MAX_RESTARTS) {
+      this.failure = new EngineError('worker-failed', `The engine worker stopped: ${reason}. Reload the page.`);
+      this.failAll(this.failure.code, this.failure.message);
+      return;
+    }
+    this.restartTimes.push(now);
+    this.restarts++;
+    this.worker.terminate();
+    this.worker = this.attach(this.createWorker());
+    this.failAll('worker-restarted', `The engine worker crashed (${reason}) and was restarted; the model is being reloaded.`);
+    const info = { reason, restarts: this.restarts };
+    for (const listener of this.restartListeners) listener(info);
   }
 
   call<M extends Method>(method: M, args: EngineApi[M][0], opts: CallOptions = {}): Promise<EngineApi[M][1]> {
     if (this.terminated) return Promise.reject(new EngineError('worker-terminated', 'The engine worker has been shut down.'));
+    if (this.failure) return Promise.reject(this.failure);
     const { signal, onProgress } = opts;
     if (signal?.aborted) return Promise.reject(cancelledError(method));
     const id = this.nextId++;
@@ -109,6 +169,10 @@ export class EngineClient {
 
   private onMessage(message: WorkerResponse): void {
     if (!message || typeof message !== 'object') return;
+    if (message.kind === 'event') {
+      for (const listener of this.eventListeners) listener(message.event);
+      return;
+    }
     const entry = this.pending.get(message.id);
     // Answers to cancelled calls are dropped here.
     if (!entry) return;

@@ -55,7 +55,11 @@ export type WorkerRequest =
   | { kind: 'call'; id: number; method: Method; args: unknown }
   | { kind: 'cancel'; id: number };
 
+/** What the worker reports unasked: its backend failed (GPU device lost, out of memory); the page falls back to another. */
+export type EngineEvent = { type: 'backend-lost'; backend: BackendName; reason: string };
+
 export type WorkerResponse =
+  | { kind: 'event'; event: EngineEvent }
   | { kind: 'progress'; id: number; progress: Progress }
   | { kind: 'result'; id: number; result: unknown }
   | { kind: 'error'; id: number; error: { code: string; message: string } };

@@ -12,7 +12,8 @@
 import wasmPlainUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
-import { initBackend } from '../core/backend';
+import { initBackend, type BackendName } from '../core/backend';
+import { backendFailureReason, watchDeviceLoss } from '../core/backend-health';
 import { Engine } from '../core/engine';
 import { CancelledError, describeError, FactlabError, throwIfAborted } from '../core/errors';
 import type { CheckpointProgress } from '../core/hub/checkpoint';
@@ -36,6 +37,17 @@ function absolute(url: string): string {
 }
 
 let engine: Engine | undefined;
+let backendName: BackendName | undefined;
+let backendLostReported = false;
+
+/** Tells the page once that the backend failed; it answers by starting another one. */
+function backendLost(backend: BackendName, reason: string): void {
+  if (backendLostReported) return;
+  backendLostReported = true;
+  engine?.dispose();
+  engine = undefined;
+  post({ kind: 'event', event: { type: 'backend-lost', backend, reason } });
+}
 /** The engine's model-touching calls, chained so that they run one at a time. */
 let queue: Promise<unknown> = Promise.resolve();
 const controllers = new Map<number, AbortController>();
@@ -72,7 +84,11 @@ const handlers: { [M in Method]: Handler<M> } = {
       // Weights live on the backend that created them: a switch drops the model (the page reloads it).
       engine?.dispose();
       engine = undefined;
-      return initBackend({ force: args.backend, wasmPaths: WASM_PATHS });
+      const info = await initBackend({ force: args.backend, wasmPaths: WASM_PATHS });
+      watchDeviceLoss((reason) => backendLost(info.name, reason));
+      backendName = info.name;
+      backendLostReported = false;
+      return info;
     }),
 
   load: (args, { signal, progress }) =>
@@ -186,7 +202,12 @@ async function handleCall(id: number, method: Method, args: unknown): Promise<vo
     if (controller.signal.aborted) throw new CancelledError();
     post({ kind: 'result', id, result }, transferables(result));
   } catch (err) {
-    const error = controller.signal.aborted && !(err instanceof CancelledError) ? describeError(new CancelledError()) : describeError(err);
+    let error = controller.signal.aborted && !(err instanceof CancelledError) ? describeError(new CancelledError()) : describeError(err);
+    const failure = backendName && !(err instanceof FactlabError) ? backendFailureReason(err) : null;
+    if (failure && backendName) {
+      error = { code: 'backend-lost', message: `The ${backendName} backend failed: ${failure}. Switching to another backend.` };
+      backendLost(backendName, failure);
+    }
     try {
       post({ kind: 'error', id, error });
     } catch {

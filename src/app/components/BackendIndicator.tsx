@@ -1,8 +1,6 @@
 import type { BackendName } from '../../core/backend';
-import { BACKEND_CHOICES, useLab } from '../store';
+import { BACKEND_CHOICES, BACKEND_LABELS as LABELS, useLab } from '../store';
 import { ErrorMessage } from './ErrorMessage';
-
-const LABELS: Record<BackendName, string> = { webgpu: 'WebGPU', wasm: 'WebAssembly', webgl: 'WebGL', cpu: 'CPU' };
 
 /** Which TensorFlow.js backend runs the model, why others were skipped, and a way to force one. */
 export function BackendIndicator() {
@@ -11,6 +9,8 @@ export function BackendIndicator() {
   const error = useLab((s) => s.backendError);
   const forced = useLab((s) => s.forcedBackend);
   const switchBackend = useLab((s) => s.switchBackend);
+  const notice = useLab((s) => s.backendNotice);
+  const dismissNotice = useLab((s) => s.dismissBackendNotice);
 
   const name = status === 'starting' ? 'starting…' : (backend?.name ?? 'none');
   const features = backend?.wasmFeatures ? `SIMD ${backend.wasmFeatures.simd ? 'on' : 'off'}, threads ${backend.wasmFeatures.threads ? 'on' : 'off'}` : undefined;
@@ -56,6 +56,14 @@ export function BackendIndicator() {
             </ul>
           )}
         </details>
+      )}
+      {notice && (
+        <p className="backend-notice" role="status" data-testid="backend-notice">
+          {notice}{' '}
+          <button type="button" className="link-button" onClick={dismissNotice}>
+            dismiss
+          </button>
+        </p>
       )}
       <ErrorMessage error={error} where="backend" />
     </div>

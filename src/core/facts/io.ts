@@ -16,7 +16,7 @@
 import { FactlabError } from '../errors';
 import { csvLocation, formatCsv, parseCsv } from './csv';
 import { factIdFor, isMaskedPrompt, promptsFor } from './prompts';
-import type { Fact, FactSet, FlatFactRecord, Relation } from './types';
+import { MASK_TOKEN, type Fact, type FactSet, type FlatFactRecord, type Relation } from './types';
 import { FACT_LIMITS, checkPrompts, checkRelation, factError, show } from './validate';
 
 export type FactFileFormat = 'json' | 'csv';
@@ -198,6 +198,8 @@ function buildFromRecords(
 
   for (const rec of records) {
     const subject = requiredText(rec, 'subject');
+    // The subject is written into masked templates: a [MASK] in it would make them ambiguous.
+    if (subject.includes(MASK_TOKEN)) throw factError('facts-bad-field', `${rec.where}: the subject ${show(subject)} contains ${MASK_TOKEN}.`);
     const relationId = requiredText(rec, 'relation');
     const object = requiredText(rec, 'object');
     let id: string;
@@ -293,6 +295,9 @@ function parseRelation(raw: unknown, index: number): Relation {
   }
   for (const f of ['name', 'description', 'wikidata'] as const) {
     if (r[f] !== undefined && typeof r[f] !== 'string') throw factError('facts-bad-field', `${where}: the field "${f}" must be text.`);
+  }
+  if (r.heldOutPerFact !== undefined && typeof r.heldOutPerFact !== 'number') {
+    throw factError('facts-bad-field', `${where}: "heldOutPerFact" must be a whole number.`);
   }
   const relation = canonicalRelation({
     id: r.id.trim(),

@@ -5,7 +5,8 @@
  * Each entry records the file's size and, when the source stated one, its SHA-256; both
  * are checked before a cached file is used, and a bad entry is dropped (so it is
  * downloaded again). Files the source does not have (404) are remembered as "absent"
- * markers so that a cached model loads offline without probing the network.
+ * markers: for a Hub commit they are final, so a cached model loads without the network;
+ * for a branch or URL they answer only when the server cannot be reached (files.ts).
  *
  * In Node `caches` is undefined and caching is skipped. Tests inject a
  * CacheStorage-like object (see `CacheStorageLike`).

@@ -130,7 +130,9 @@ export async function loadCheckpointFiles(source: ModelSource, options: LoadChec
     return readText(name, start, CONFIG_END + TOKENIZER_SLOT * slot);
   };
   const tokenizer: TokenizerFiles = {};
-  const modelType = String((configJson as Record<string, unknown>).model_type ?? '');
+  const rawModelType = (configJson as Record<string, unknown>).model_type;
+  // Not String(): a nested value there would overflow the stack; parseGpt2Config reports it.
+  const modelType = typeof rawModelType === 'string' ? rawModelType : '';
   let lookedFor: string;
   if (/bert/i.test(modelType)) {
     lookedFor = 'vocab.txt or tokenizer.json';

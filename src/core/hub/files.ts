@@ -53,17 +53,17 @@ export function createFileProvider(source: ModelSource, options: FileProviderOpt
     case 'files':
       return filesProvider(source.files, id, description);
     case 'url':
-      return urlProvider((name) => joinUrl(source.url, name), id, description, toModelCache(options.cache), options.stallTimeoutMs);
+      return urlProvider((name) => joinUrl(source.url, name), id, description, toModelCache(options.cache), false, options.stallTimeoutMs);
     case 'hub': {
       const endpoint = options.hubEndpoint ?? DEFAULT_HUB_ENDPOINT;
-      return urlProvider((name) => hubFileUrl(source.repo, source.revision, name, endpoint), id, description, toModelCache(options.cache), options.stallTimeoutMs);
+      return urlProvider((name) => hubFileUrl(source.repo, source.revision, name, endpoint), id, description, toModelCache(options.cache), source.pinned, options.stallTimeoutMs);
     }
     case 'default': {
       const location = resolveDefaultLocation(options.defaultLocation);
       // The default model ships with the app: the browser's HTTP cache is enough, and a
       // Cache API copy would go stale when the app updates the model.
       if ('folder' in location) return folderProvider(location.folder, id, description);
-      return urlProvider((name) => joinUrl(location.url, name), id, description, new ModelCache(null), options.stallTimeoutMs);
+      return urlProvider((name) => joinUrl(location.url, name), id, description, new ModelCache(null), false, options.stallTimeoutMs);
     }
   }
 }
@@ -219,11 +219,17 @@ function filesProvider(files: FileLike[], id: string, description: string): File
   };
 }
 
+/**
+ * Files over HTTP, through the cache. A 404 is remembered as "absent", but only an
+ * `immutable` source (a Hub commit) trusts that for good: a branch or a plain URL may gain
+ * the file later, so there the marker is used only when the server cannot be reached.
+ */
 function urlProvider(
   urlOf: (name: string) => string,
   id: string,
   description: string,
   cache: ModelCache,
+  immutable: boolean,
   stallTimeoutMs = DEFAULT_STALL_TIMEOUT_MS,
 ): FileProvider {
   return {
@@ -233,27 +239,35 @@ function urlProvider(
       checkFileName(name);
       const cached = await cache.get(id, name);
       if (cached.status === 'hit') return true;
-      if (cached.status === 'absent') return false;
-      return probeFile(urlOf(name), { signal: opts.signal, stallTimeoutMs });
+      if (cached.status === 'absent' && immutable) return false;
+      const found = await probeFile(urlOf(name), { signal: opts.signal, stallTimeoutMs });
+      return found === undefined && cached.status === 'absent' ? false : found;
     },
     async get(name, opts = {}) {
       checkFileName(name);
       throwIfAborted(opts.signal, `download of ${name}`);
       const cached = await cache.get(id, name);
-      if (cached.status === 'absent') return null;
+      if (cached.status === 'absent' && immutable) return null;
       if (cached.status === 'hit') {
         if (opts.maxBytes !== undefined && cached.bytes.byteLength > opts.maxBytes) throw tooLarge(name, cached.bytes.byteLength, opts.maxBytes);
         opts.onCacheHit?.();
         opts.onProgress?.(cached.bytes.byteLength, cached.bytes.byteLength);
         return cached.bytes;
       }
-      const resource = await fetchResource(urlOf(name), {
-        signal: opts.signal,
-        onProgress: opts.onProgress,
-        maxBytes: opts.maxBytes,
-        stallTimeoutMs,
-        label: name,
-      });
+      let resource: Awaited<ReturnType<typeof fetchResource>>;
+      try {
+        resource = await fetchResource(urlOf(name), {
+          signal: opts.signal,
+          onProgress: opts.onProgress,
+          maxBytes: opts.maxBytes,
+          stallTimeoutMs,
+          label: name,
+        });
+      } catch (err) {
+        // Offline: what the source lacked last time is the best answer there is.
+        if (cached.status === 'absent' && err instanceof FactlabError && err.code === 'unreachable') return null;
+        throw err;
+      }
       if (!resource) {
         await cache.putAbsent(id, name);
         return null;

@@ -3,7 +3,7 @@
  * Field names follow nanoGPT/HF; every field is validated so that a bad file
  * fails here with a message instead of deep inside a matmul.
  */
-import { FactlabError } from '../errors';
+import { FactlabError, previewValue } from '../errors';
 
 export type Activation = 'gelu_new' | 'gelu';
 
@@ -29,7 +29,7 @@ const LIMITS = { vocab: 1_000_000, positions: 1 << 16, embd: 1 << 15, layers: 25
 function positiveInt(json: Record<string, unknown>, key: string, max: number, fallback?: number): number {
   const value = json[key] ?? fallback;
   if (!Number.isSafeInteger(value) || (value as number) <= 0 || (value as number) > max) {
-    throw new FactlabError('bad-config', `config.json: "${key}" must be a positive integer ≤ ${max}, got ${JSON.stringify(json[key])}.`);
+    throw new FactlabError('bad-config', `config.json: "${key}" must be a positive integer ≤ ${max}, got ${previewValue(json[key])}.`);
   }
   return value as number;
 }
@@ -41,24 +41,24 @@ export function parseGpt2Config(input: unknown): Gpt2Config {
   const json = input as Record<string, unknown>;
   const modelType = json.model_type ?? 'gpt2';
   if (modelType !== 'gpt2') {
-    throw new FactlabError('unsupported-model', `config.json: model_type "${String(modelType)}" is not supported here; expected "gpt2".`);
+    throw new FactlabError('unsupported-model', `config.json: model_type ${previewValue(modelType)} is not supported here; expected "gpt2".`);
   }
   const nEmbd = positiveInt(json, 'n_embd', LIMITS.embd);
   const nHead = positiveInt(json, 'n_head', LIMITS.heads);
   if (nEmbd % nHead !== 0) throw new FactlabError('bad-config', `config.json: n_embd (${nEmbd}) must be divisible by n_head (${nHead}).`);
   const nInner = json.n_inner == null ? 4 * nEmbd : positiveInt(json, 'n_inner', 8 * LIMITS.embd);
-  const activationName = String(json.activation_function ?? 'gelu_new');
+  const activationName = json.activation_function ?? 'gelu_new';
   if (activationName !== 'gelu_new' && activationName !== 'gelu') {
-    throw new FactlabError('bad-config', `config.json: activation_function "${activationName}" is not supported (use gelu_new or gelu).`);
+    throw new FactlabError('bad-config', `config.json: activation_function ${previewValue(activationName)} is not supported (use gelu_new or gelu).`);
   }
   const eps = json.layer_norm_epsilon ?? 1e-5;
   if (typeof eps !== 'number' || !(eps > 0 && eps < 1)) {
-    throw new FactlabError('bad-config', `config.json: layer_norm_epsilon must be a small positive number, got ${JSON.stringify(eps)}.`);
+    throw new FactlabError('bad-config', `config.json: layer_norm_epsilon must be a small positive number, got ${previewValue(eps)}.`);
   }
   const vocabSize = positiveInt(json, 'vocab_size', LIMITS.vocab);
   const eos = json.eos_token_id ?? vocabSize - 1;
   if (!Number.isSafeInteger(eos) || (eos as number) < 0 || (eos as number) >= vocabSize) {
-    throw new FactlabError('bad-config', `config.json: eos_token_id ${JSON.stringify(eos)} is outside the vocabulary (size ${vocabSize}).`);
+    throw new FactlabError('bad-config', `config.json: eos_token_id ${previewValue(eos)} is outside the vocabulary (size ${vocabSize}).`);
   }
   return {
     arch: 'gpt2',

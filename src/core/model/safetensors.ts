@@ -4,7 +4,7 @@
  * Every size field is checked against the actual bytes before anything is allocated,
  * so a header that lies cannot make us allocate or read out of bounds.
  */
-import { FactlabError } from '../errors';
+import { FactlabError, previewValue } from '../errors';
 
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
 const BYTES_PER_ELEMENT: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
@@ -54,20 +54,23 @@ export function parseSafetensors(input: ArrayBuffer | Uint8Array, fileName = 'mo
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') {
       if (typeof entry !== 'object' || entry === null || Array.isArray(entry)) throw where('__metadata__ must be an object of strings.');
-      metadata = Object.fromEntries(Object.entries(entry).map(([k, v]) => [k, String(v)]));
+      const nonString = Object.entries(entry).find(([, v]) => typeof v !== 'string');
+      // The format (and the Python library) allows only strings here.
+      if (nonString) throw where(`__metadata__ "${nonString[0]}" is ${previewValue(nonString[1])}, not a string.`);
+      metadata = { ...(entry as Record<string, string>) };
       continue;
     }
     if (typeof entry !== 'object' || entry === null) throw where(`entry "${name}" is not an object.`);
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
     if (typeof dtype !== 'string') throw where(`tensor "${name}" has no dtype.`);
-    if (!(dtype in BYTES_PER_ELEMENT)) {
+    if (!Object.hasOwn(BYTES_PER_ELEMENT, dtype)) {
       throw new FactlabError('unsupported-dtype', `${fileName}: tensor "${name}" has dtype ${dtype}; factlab reads F32, F16 and BF16. Convert the checkpoint to one of these.`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
-      throw where(`tensor "${name}" has an invalid shape ${JSON.stringify(shape)}.`);
+      throw where(`tensor "${name}" has an invalid shape ${previewValue(shape)}.`);
     }
     if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((o) => Number.isSafeInteger(o) && o >= 0)) {
-      throw where(`tensor "${name}" has invalid data_offsets ${JSON.stringify(offsets)}.`);
+      throw where(`tensor "${name}" has invalid data_offsets ${previewValue(offsets)}.`);
     }
     const [begin, end] = offsets as [number, number];
     const elementBytes = BYTES_PER_ELEMENT[dtype as SafetensorsDtype];
@@ -78,7 +81,8 @@ export function parseSafetensors(input: ArrayBuffer | Uint8Array, fileName = 'mo
     if (end - begin !== count * elementBytes) {
       throw where(`tensor "${name}" has shape [${shape.join(', ')}] (${count * elementBytes} bytes as ${dtype}) but its offsets span ${end - begin} bytes.`);
     }
-    spans.push([begin, end, name]);
+    // An empty tensor occupies no bytes, so it may share its offset with a neighbour.
+    if (end > begin) spans.push([begin, end, name]);
     tensors.set(name, {
       dtype: dtype as SafetensorsDtype,
       shape: shape as number[],

@@ -12,7 +12,7 @@
  * Metadata: format, version, encoding, model, layers, n_layer, n_embd, n_inner, seed, step,
  * sparsity, settings (JSON) and, for bits, shapes (JSON), bit_order, bit_meaning.
  */
-import { FactlabError } from '../errors';
+import { FactlabError, previewValue } from '../errors';
 import { parseSafetensors, writeSafetensors, type TensorToWrite } from '../model/safetensors';
 import { binaryFromState, binarySparsity, type BinaryMask } from './binary';
 import { maskEntries, sparsityReport, type MaskDims, type MaskEntry, type MaskState } from './mask';
@@ -141,15 +141,18 @@ function parseNumber(meta: Record<string, unknown>, key: string, fileName: strin
     if (required) throw bad(`the metadata has no "${key}".`, fileName);
     return undefined;
   }
-  const value = Number(raw);
-  if (!Number.isFinite(value)) throw bad(`metadata "${key}" is not a number: ${JSON.stringify(raw)}.`, fileName);
+  // Number() of an array would stringify it (and overflow the stack when deeply nested).
+  const value = typeof raw === 'string' || typeof raw === 'number' ? Number(raw) : NaN;
+  if (!Number.isFinite(value)) throw bad(`metadata "${key}" is not a number: ${previewValue(raw)}.`, fileName);
   return value;
 }
 
 function parseJson(meta: Record<string, unknown>, key: string, fileName: string): unknown {
-  if (meta[key] === undefined) return undefined;
+  const raw = meta[key];
+  if (raw === undefined) return undefined;
+  if (typeof raw !== 'string') throw bad(`metadata "${key}" must be a JSON string, got ${previewValue(raw)}.`, fileName);
   try {
-    return JSON.parse(String(meta[key]));
+    return JSON.parse(raw);
   } catch {
     throw bad(`metadata "${key}" is not valid JSON.`, fileName);
   }
@@ -168,11 +171,12 @@ export function importMask(bytes: Uint8Array, options: ImportOptions): ImportedM
   const fileName = options.fileName ?? 'mask.safetensors';
   const { header, dataStart } = readHeader(bytes, fileName);
   const meta = (header.__metadata__ ?? {}) as Record<string, unknown>;
-  if (meta.format !== MASK_FILE_FORMAT) throw bad(`this is not a factlab subnetwork mask (metadata format is ${JSON.stringify(meta.format ?? null)}).`, fileName);
-  if (meta.version !== MASK_FILE_VERSION) throw bad(`mask file version ${JSON.stringify(meta.version)} is not supported (expected ${MASK_FILE_VERSION}).`, fileName);
+  if (meta.format !== MASK_FILE_FORMAT) throw bad(`this is not a factlab subnetwork mask (metadata format is ${previewValue(meta.format ?? null)}).`, fileName);
+  if (meta.version !== MASK_FILE_VERSION) throw bad(`mask file version ${previewValue(meta.version)} is not supported (expected ${MASK_FILE_VERSION}).`, fileName);
   const encoding = meta.encoding as MaskEncoding;
-  if (encoding !== 'logits' && encoding !== 'bits') throw bad(`unknown encoding ${JSON.stringify(meta.encoding)} (expected "logits" or "bits").`, fileName);
-  const modelId = String(meta.model ?? '');
+  if (encoding !== 'logits' && encoding !== 'bits') throw bad(`unknown encoding ${previewValue(meta.encoding)} (expected "logits" or "bits").`, fileName);
+  if (meta.model !== undefined && typeof meta.model !== 'string') throw bad(`metadata "model" must be a string, got ${previewValue(meta.model)}.`, fileName);
+  const modelId = typeof meta.model === 'string' ? meta.model : '';
   if (options.modelId !== undefined && modelId !== options.modelId) {
     throw new FactlabError('mask-model-mismatch', `${fileName}: the mask was made for model "${modelId}", not for the loaded model "${options.modelId}".`);
   }
@@ -219,17 +223,17 @@ export function importMask(bytes: Uint8Array, options: ImportOptions): ImportedM
     for (const e of entries) {
       const shape = shapes?.[e.name];
       if (!Array.isArray(shape) || shape.length !== 2 || shape[0] !== e.shape[0] || shape[1] !== e.shape[1]) {
-        throw bad(`metadata "shapes" gives ${JSON.stringify(shape ?? null)} for ${e.name}; the model needs [${e.shape.join(', ')}].`, fileName);
+        throw bad(`metadata "shapes" gives ${previewValue(shape ?? null)} for ${e.name}; the model needs [${e.shape.join(', ')}].`, fileName);
       }
       const entry = header[e.name] as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
       const bytesNeeded = Math.ceil(e.size / 8);
       const offsets = entry?.data_offsets as number[] | undefined;
       if (entry?.dtype !== 'U8' || !Array.isArray(entry.shape) || entry.shape[0] !== bytesNeeded || !Array.isArray(offsets) || offsets.length !== 2) {
-        throw bad(`tensor ${e.name} must be U8 with shape [${bytesNeeded}] (bit-packed), got ${JSON.stringify(entry)}.`, fileName);
+        throw bad(`tensor ${e.name} must be U8 with shape [${bytesNeeded}] (bit-packed), got ${previewValue(entry)}.`, fileName);
       }
       const [begin, end] = offsets;
       if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end - begin !== bytesNeeded || end > dataLength) {
-        throw bad(`tensor ${e.name} claims bytes ${begin}..${end} of a ${dataLength}-byte data section; the file is truncated or the header lies.`, fileName);
+        throw bad(`tensor ${e.name} claims bytes ${previewValue(begin)}..${previewValue(end)} of a ${dataLength}-byte data section; the file is truncated or the header lies.`, fileName);
       }
       bits.set(e.name, unpackBits(bytes.subarray(dataStart + begin, dataStart + end), e.size));
     }

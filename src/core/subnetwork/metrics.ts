@@ -63,6 +63,12 @@ export interface ScoreOptions {
   signal?: AbortSignal;
 }
 
+/**
+ * Yields to the event loop between batches: reading results back resolves as microtasks,
+ * so without this a cancel message to the worker waits until the whole evaluation is done.
+ */
+const letMessagesIn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 /** KG PPL and friends of a model (with `masks` applied) on KG items. */
 export async function kgScores(weights: Gpt2Weights, items: KgItem[], options: ScoreOptions = {}): Promise<KgScore> {
   if (items.length === 0) return { n: 0, ppl: NaN, meanCe: NaN, meanProb: NaN, top1: NaN };
@@ -72,6 +78,7 @@ export async function kgScores(weights: Gpt2Weights, items: KgItem[], options: S
   const tops: number[] = [];
   const batchPpl: number[] = [];
   for (let start = 0; start < items.length; start += batchSize) {
+    await letMessagesIn();
     throwIfAborted(options.signal, 'evaluation');
     const chunk = items.slice(start, start + batchSize);
     const labelled = chunk.map((item) => labelledIndices(item, options.scoreAllTailTokens));
@@ -95,6 +102,7 @@ export async function lmScores(weights: Gpt2Weights, blocks: number[][], options
   const batchPpl: number[] = [];
   const all: number[] = [];
   for (let start = 0; start < blocks.length; start += batchSize) {
+    await letMessagesIn();
     throwIfAborted(options.signal, 'evaluation');
     const chunk = blocks.slice(start, start + batchSize);
     const T = chunk[0].length;

@@ -10,7 +10,7 @@
  *    mapped through GPT-2's byte→unicode table and merged by rank, exactly as GPT-2
  *    does (all occurrences of the lowest-ranked pair per round, left to right).
  */
-import { FactlabError } from '../errors';
+import { FactlabError, previewValue } from '../errors';
 import type { Tokenizer } from './types';
 
 /** GPT-2's pre-tokenization regex; `\s` spelled as White_Space to match Python `regex`. */
@@ -150,17 +150,17 @@ export class ByteLevelBpe implements Tokenizer {
     if (!isObject(json)) throw bad(`${F} must be a JSON object.`);
     const model = json.model;
     if (!isObject(model)) throw bad(`${F} has no "model" object.`);
-    if (model.type !== 'BPE') throw bad(`${F}: model.type is ${JSON.stringify(model.type)}; factlab reads byte-level "BPE" tokenizers here.`);
+    if (model.type !== 'BPE') throw bad(`${F}: model.type is ${previewValue(model.type)}; factlab reads byte-level "BPE" tokenizers here.`);
     for (const key of ['continuing_subword_prefix', 'end_of_word_suffix']) {
-      if (model[key] != null && model[key] !== '') throw bad(`${F}: model.${key} ${JSON.stringify(model[key])} is not supported by a GPT-2 byte-level tokenizer.`);
+      if (model[key] != null && model[key] !== '') throw bad(`${F}: model.${key} ${previewValue(model[key])} is not supported by a GPT-2 byte-level tokenizer.`);
     }
-    if (json.normalizer != null) throw bad(`${F}: a normalizer (${JSON.stringify(describeType(json.normalizer))}) is not supported; GPT-2 tokenizers have none.`);
+    if (json.normalizer != null) throw bad(`${F}: a normalizer (${previewValue(describeType(json.normalizer))}) is not supported; GPT-2 tokenizers have none.`);
     let addPrefixSpace = false;
     const pre = json.pre_tokenizer;
     if (pre != null) {
       const byteLevel = isObject(pre) && pre.type === 'Sequence' && Array.isArray(pre.pretokenizers) && pre.pretokenizers.length === 1 ? pre.pretokenizers[0] : pre;
       if (!isObject(byteLevel) || byteLevel.type !== 'ByteLevel' || byteLevel.use_regex === false) {
-        throw bad(`${F}: pre_tokenizer ${JSON.stringify(describeType(pre))} is not supported; expected GPT-2's ByteLevel pre-tokenizer.`);
+        throw bad(`${F}: pre_tokenizer ${previewValue(describeType(pre))} is not supported; expected GPT-2's ByteLevel pre-tokenizer.`);
       }
       addPrefixSpace = byteLevel.add_prefix_space === true;
     }
@@ -170,22 +170,26 @@ export class ByteLevelBpe implements Tokenizer {
       const where = `${F} model.merges[${i}]`;
       const parts = typeof m === 'string' ? m.split(' ') : m;
       if (!Array.isArray(parts) || parts.length !== 2 || typeof parts[0] !== 'string' || typeof parts[1] !== 'string' || !parts[0] || !parts[1]) {
-        throw bad(`${where}: expected "a b" or ["a", "b"], got ${JSON.stringify(m)?.slice(0, 80)}.`);
+        throw bad(`${where}: expected "a b" or ["a", "b"], got ${previewValue(m)}.`);
       }
       return { a: parts[0], b: parts[1], where };
     });
     const special = new Map<string, number>();
     const added = json.added_tokens ?? [];
     if (!Array.isArray(added)) throw bad(`${F}: added_tokens must be an array.`);
+    // By id, built once: a search of the vocabulary per added token is quadratic in the file.
+    const tokenOfId = new Map<number, string>();
+    for (const [tok, id] of vocab) tokenOfId.set(id, tok);
     added.forEach((t: unknown, i: number) => {
       if (!isObject(t) || typeof t.content !== 'string' || t.content === '' || !isValidId(t.id)) {
         throw bad(`${F}: added_tokens[${i}] must have a non-empty string "content" and an integer "id" (0 ≤ id < ${ID_LIMIT}).`);
       }
-      const byContent = vocab.get(t.content), byId = findToken(vocab, t.id);
+      const byContent = vocab.get(t.content), byId = tokenOfId.get(t.id);
       if ((byContent !== undefined && byContent !== t.id) || (byId !== undefined && byId !== t.content)) {
         throw bad(`${F}: added_tokens[${i}] ${JSON.stringify(t.content)} with id ${t.id} clashes with the vocabulary (${byContent !== undefined ? `it has id ${byContent}` : `id ${t.id} is ${JSON.stringify(byId)}`}).`);
       }
       vocab.set(t.content, t.id);
+      tokenOfId.set(t.id, t.content);
       special.set(t.content, t.id);
     });
     return new ByteLevelBpe(vocab, merges, special, { addPrefixSpace, ignoreMerges: model.ignore_merges === true }, F);
@@ -352,17 +356,12 @@ function describeType(v: unknown): unknown {
   return isObject(v) ? v.type ?? v : v;
 }
 
-function findToken(vocab: Map<string, number>, id: number): string | undefined {
-  for (const [tok, i] of vocab) if (i === id) return tok;
-  return undefined;
-}
-
 function parseVocab(json: unknown, file: string): Map<string, number> {
   if (!isObject(json)) throw bad(`${file} must be a JSON object mapping token strings to integer ids.`);
   const vocab = new Map<string, number>();
   const byId = new Map<number, string>();
   for (const [tok, id] of Object.entries(json)) {
-    if (!isValidId(id)) throw bad(`${file}: token ${JSON.stringify(tok)} has id ${JSON.stringify(id)}; ids must be integers from 0 to ${ID_LIMIT - 1}.`);
+    if (!isValidId(id)) throw bad(`${file}: token ${JSON.stringify(tok)} has id ${previewValue(id)}; ids must be integers from 0 to ${ID_LIMIT - 1}.`);
     if (tok === '') throw bad(`${file}: the empty string is not a valid token (id ${id}).`);
     const other = byId.get(id);
     if (other !== undefined) throw bad(`${file}: duplicate id ${id} for tokens ${JSON.stringify(other)} and ${JSON.stringify(tok)}.`);
