@@ -54,7 +54,7 @@ time('dh g[K,V]·wte[V,d]', 'backward, transpose found in the cache', () => tf.m
 time('dh (U[d,V]·gᵀ[V,K])ᵀ', 'backward, weight as the left operand', () => tf.tidy(() => tf.transpose(tf.matMul(U, tf.transpose(g)))));
 time('dh g[K,V]·U[d,V]ᵀ', 'transposeB (what the stock gradient does)', () => tf.matMul(g, U, false, true), 3);
 time('transpose U[d,V]', 'backward when the cache misses', () => tf.transpose(U), 3);
-time('clone U[d,V]', "wasm's Identity copies: each save for the tape", () => tf.clone(U), 3);
+time('clone U[d,V]', 'each save for the tape (shares data since identity-wasm.ts)', () => tf.clone(U), 3);
 
 const fc = tf.randomNormal([d, f]);
 const fcT = tf.randomNormal([f, d]);
@@ -64,7 +64,7 @@ time('block (fcᵀ[f,d]·hᵀ[d,K])ᵀ', 'weight as the left operand', () => tf.
 time('block gf[K,f]·fcᵀ[f,d]', 'backward, transpose found in the cache', () => tf.matMul(gf, fcT), 3 * runs);
 time('block gf[K,f]·fc[d,f]ᵀ', 'transposeB', () => tf.matMul(gf, fc, false, true), runs);
 time('transpose fc[d,f]', 'backward when the cache misses', () => tf.transpose(fc), runs);
-time('clone fc[d,f]', "wasm's Identity copies", () => tf.clone(fc), runs);
+time('clone fc[d,f]', 'shares data since identity-wasm.ts', () => tf.clone(fc), runs);
 
 // Tiling the clean pass's keys/values [1, H, P, dh] to the α batch, as forward() does for a batch-1 past.
 const past = tf.randomNormal([1, 12, 13, 64]);

@@ -64,7 +64,6 @@ const { values: opts } = parseArgs({
     'fail-tolerance': { type: 'string', default: '1e-3' },
     'no-full': { type: 'boolean', default: false },
     profile: { type: 'boolean', default: false },
-    'shared-identity': { type: 'boolean', default: false },
     tiny: { type: 'boolean', default: false },
     regen: { type: 'boolean', default: false },
   },
@@ -87,26 +86,6 @@ const tolerance = num('tolerance');
 const failTolerance = num('fail-tolerance');
 const withFull = !opts['no-full'];
 if (runs < 1 || torchRuns < 1 || (withFull && fullRuns < 1)) throw new Error('--runs, --torch-runs and --full-runs must be ≥ 1');
-
-/** Registers a wasm Identity kernel that shares its input's data (refcounted) instead of copying it; returns the undo. */
-function shareIdentityData(): () => void {
-  const original = tf.getKernel(tf.Identity, 'wasm');
-  if (!original) throw new Error('no wasm Identity kernel to replace');
-  tf.unregisterKernel(tf.Identity, 'wasm');
-  tf.registerKernel({
-    kernelName: tf.Identity,
-    backendName: 'wasm',
-    kernelFunc: ({ inputs, backend }) => {
-      const x = inputs.x as tf.TensorInfo;
-      (backend as unknown as { incRef(dataId: object): void }).incRef(x.dataId);
-      return { dataId: x.dataId, shape: x.shape, dtype: x.dtype };
-    },
-  });
-  return () => {
-    tf.unregisterKernel(tf.Identity, 'wasm');
-    tf.registerKernel(original);
-  };
-}
 
 const log = (line = '') => process.stdout.write(`${line}\n`);
 const fmtS = (ms: number) => (ms / 1000).toFixed(ms >= 100_000 ? 1 : 2);
@@ -202,30 +181,6 @@ async function main(): Promise<number> {
     profile = await profileKernels(() => attribute(loaded.weights, promptIds, [target], settings('fast')));
   }
 
-  // Experiment (--shared-identity): the fast path again with wasm's Identity kernel sharing its
-  // input's data, as the cpu/webgl/webgpu backends' Identity does, instead of copying it.
-  // tf.clone, and so every tensor the gradient tape saves, then keeps its data id: no weight
-  // copies in the forward pass, and matmul.ts finds the cached transposes in the backward pass.
-  // Not factlab's code: it measures what that change would be worth.
-  let tfShared: Timing | undefined;
-  let sharedResult: AttributionResult | undefined;
-  let sharedProfile: KernelProfile | undefined;
-  if (opts['shared-identity']) {
-    const restore = shareIdentityData();
-    try {
-      log(`tfjs        experiment, fast path with a data-sharing Identity kernel: ${warmup} warm-up + ${runs} timed runs ...`);
-      tfShared = await measure(async () => {
-        sharedResult = await attribute(loaded.weights, promptIds, [target], settings('fast'));
-      }, { warmup, runs });
-      log(`            ${tfShared.samplesMs.map((ms) => `${fmtS(ms)} s`).join(', ')}`);
-      if (opts.profile) {
-        log('tfjs        profiling one run of the experiment (tf.profile) ...');
-        sharedProfile = await profileKernels(() => attribute(loaded.weights, promptIds, [target], settings('fast')));
-      }
-    } finally {
-      restore();
-    }
-  }
   const leaked = tf.memory().numTensors - before;
   if (leaked > 0) throw new Error(`attribute leaked ${leaked} tensors over the timed runs`);
   disposeWeights(loaded.weights);
@@ -237,10 +192,9 @@ async function main(): Promise<number> {
   const agreeFast = perLayer(fastResult, torchLayer);
   const agreeFull = withFull ? perLayer(fullResult, torchLayer) : [];
   const agreeFastFull = withFull ? perLayer(fastResult, (i) => fullResult!.layers[i].scores) : [];
-  const agreeShared = tfShared ? perLayer(sharedResult, (i) => fastResult!.layers[i].scores) : [];
 
   const torchT = summarize(p.timing.samples_ms, p.warmup, p.timing.load);
-  const timings = [tfFast, torchT, ...(tfFull ? [tfFull] : []), ...(tfShared ? [tfShared] : [])];
+  const timings = [tfFast, torchT, ...(tfFull ? [tfFull] : [])];
   const row = (variant: string, engine: string, threads: string, t: Timing) => [
     variant, engine, threads, fmtS(t.medianMs), fmtS(t.minMs), fmtS(t.maxMs), fmtPercent(t.spread), String(t.runs), t.load ? t.load.otherCores.toFixed(2) : '',
   ];
@@ -250,7 +204,6 @@ async function main(): Promise<number> {
     [
       row('fast path (KV cache, last position)', 'tfjs-wasm', '1', tfFast),
       ...(tfFull ? [row('full path (whole sequences)', 'tfjs-wasm', '1', tfFull)] : []),
-      ...(tfShared ? [row('experiment: fast path, data-sharing Identity', 'tfjs-wasm', '1', tfShared)] : []),
       row('official algorithm (whole sequences)', 'torch-cpu', String(p.runtime.threads), torchT),
     ],
   ));
@@ -280,7 +233,6 @@ async function main(): Promise<number> {
     describeLayers('attributions, tfjs full path vs torch', agreeFull);
     describeLayers('attributions, tfjs fast path vs tfjs full path', agreeFastFull);
   }
-  if (tfShared) describeLayers('attributions, experiment vs tfjs fast path', agreeShared);
   const completeness = fastResult!.layers.map((l) => l.relError);
   log(`completeness (tfjs fast path, left rule m = ${steps}): |Σ attr − ΔP| / |ΔP| per layer: ${completeness.map((e, i) => `L${layerList[i]} ${fmtPercent(e)}`).join(', ')}`);
   log();
@@ -299,10 +251,6 @@ async function main(): Promise<number> {
   ].join('');
   const head = `attribute ${nLayers} layers m=${steps} (${nTokens} tokens)`;
   log(`${head}: tfjs-wasm ${fmtS(tfFast.medianMs)} s, torch-cpu ${fmtS(torchT.medianMs)} s, ratio ${ratioFast.toFixed(2)} (tfjs/torch); target ≤ 0.5${caveat(errFast, tfFast, torchT)}`);
-  if (tfShared) {
-    const ratioShared = tfShared.medianMs / torchT.medianMs;
-    log(`${head}, experiment (data-sharing Identity): tfjs-wasm ${fmtS(tfShared.medianMs)} s, torch-cpu ${fmtS(torchT.medianMs)} s, ratio ${ratioShared.toFixed(2)} (tfjs/torch)${caveat(maxErr(agreeShared), tfShared, torchT)}`);
-  }
   if (tfFull) {
     log(`${head}, tfjs full path: tfjs-wasm ${fmtS(tfFull.medianMs)} s, torch-cpu ${fmtS(torchT.medianMs)} s, ratio ${ratioFull.toFixed(2)} (tfjs/torch)${caveat(errFull, tfFull, torchT)}`);
   }
@@ -319,7 +267,6 @@ async function main(): Promise<number> {
     }
   };
   if (profile) printProfile('one fast-path run under tf.profile', profile);
-  if (sharedProfile) printProfile('one run of the data-sharing Identity experiment under tf.profile', sharedProfile);
 
   const summaryPath = writeSummary('attribute', {
     benchmark: 'attribute',
@@ -338,7 +285,6 @@ async function main(): Promise<number> {
     results: {
       fast: { description: "attribute(..., {path: 'fast'}) vs the official algorithm in torch", tfjs: tfFast, torch: torchT, ratio: ratioFast, target: 0.5, quiet: !isBusy(tfFast.load) && !isBusy(torchT.load) },
       ...(tfFull ? { full: { description: "attribute(..., {path: 'full'}) vs the official algorithm in torch", tfjs: tfFull, torch: torchT, ratio: ratioFull, quiet: !isBusy(tfFull.load) && !isBusy(torchT.load) } } : {}),
-      ...(tfShared ? { sharedIdentity: { description: "experiment: attribute(..., {path: 'fast'}) with a wasm Identity kernel that shares data instead of copying (not factlab's code)", tfjs: tfShared, torch: torchT, ratio: tfShared.medianMs / torchT.medianMs, quiet: !isBusy(tfShared.load) && !isBusy(torchT.load) } } : {}),
     },
     agreement: {
       fastVsTorch: { worstLayer: layerList[worst(agreeFast)], maxRelError: errFast, perLayer: agreeFast },
@@ -346,11 +292,9 @@ async function main(): Promise<number> {
         fullVsTorch: { worstLayer: layerList[worst(agreeFull)], maxRelError: errFull, perLayer: agreeFull },
         fastVsFull: { worstLayer: layerList[worst(agreeFastFull)], maxRelError: maxErr(agreeFastFull), perLayer: agreeFastFull },
       } : {}),
-      ...(tfShared ? { sharedVsFast: { worstLayer: layerList[worst(agreeShared)], maxRelError: maxErr(agreeShared), perLayer: agreeShared } } : {}),
     },
     completeness: fastResult!.layers.map((l) => ({ layer: l.layer, sum: l.sum, delta: l.delta, relError: l.relError })),
     profile: profile ? { ...profile, byShape: profile.byShape.slice(0, 60) } : undefined,
-    sharedIdentityProfile: sharedProfile ? { ...sharedProfile, byShape: sharedProfile.byShape.slice(0, 60) } : undefined,
   });
   log(`summary     ${summaryPath}`);
 

@@ -7,6 +7,7 @@ import * as tf from '@tensorflow/tfjs';
 import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
 import '@tensorflow/tfjs-backend-webgpu';
 import { FactlabError } from './errors';
+import { shareIdentityDataOnWasm } from './model/kernels/identity-wasm';
 
 export const BACKENDS = ['webgpu', 'wasm', 'webgl', 'cpu'] as const;
 export type BackendName = (typeof BACKENDS)[number];
@@ -72,6 +73,7 @@ export async function initBackend(options: BackendOptions = {}): Promise<Backend
     if (reason === null) {
       const info: BackendInfo = { name, skipped };
       if (name === 'wasm') {
+        shareIdentityDataOnWasm();
         info.wasmFeatures = {
           simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
           threads: Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')),
