@@ -12,10 +12,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { FactlabError, throwIfAborted } from '../errors';
 import type { Gpt2Weights } from '../model/weights';
-import { makeRng, type Rng } from '../random';
+import { makeRng } from '../random';
 import { BatchCycler, hiddenRows, kgBatch, klRowIndices, lmBlocks, padBatch, type KgItem } from './data';
 import { disposeReference, headOf, klLoss, referenceFromHidden, uniformReference, type KlReference, type VocabHead } from './losses';
-import { addDensityGradient, createMaskState, masksForForward, maskSparsity, sampleNoise, type MaskState } from './mask';
+import { addDensityGradient, createMaskState, masksForForward, maskSparsity, noiseKey, sampleNoise, type MaskState } from './mask';
 import { kgScores, type KgScore } from './metrics';
 import type { EvalRecord, StepRecord, TrainCallbacks } from './progress';
 import { deviationsOf, lambdaRegAt, learningRateAt, resolvedLayers, resolveSettings, type Deviation, type SubnetOptions, type SubnetSettings } from './settings';
@@ -60,7 +60,8 @@ export class SubnetTrainer {
   readonly controlEval: KgItem[];
   stepsDone = 0;
   private readonly head: VocabHead;
-  private readonly noiseRng: Rng;
+  /** Forward passes with masks in the current step: each gets its own noise key (seed, step, pass). */
+  private passes = 0;
   private readonly kgCycler: BatchCycler<KgItem> | null;
   private readonly lmCycler: BatchCycler<number[]> | null;
   private readonly moments: Map<string, { m: tf.Variable; v: tf.Variable }> = new Map();
@@ -80,7 +81,6 @@ export class SubnetTrainer {
     if (state && state.layers.join() !== layers.join()) throw new FactlabError('bad-mask-layers', `The given mask state covers layers [${state.layers.join(', ')}], the settings ask for [${layers.join(', ')}].`);
     this.state = state ?? createMaskState(config, { layers, initP: s.initP, temperature: s.temperature });
     this.head = headOf(weights);
-    this.noiseRng = makeRng(s.seed);
     this.kgCycler = data.controlKg.length ? new BatchCycler(data.controlKg, s.controlKgBatch, makeRng(derivedSeed(s.seed, 1))) : null;
     this.lmBlocks = data.controlLmTokens ? lmBlocks(data.controlLmTokens, s.controlLmBlock, s.controlLmMaxBlocks) : [];
     if (data.controlLmTokens && this.lmBlocks.length === 0) throw new FactlabError('bad-subnet-data', `The ControlLM text has ${data.controlLmTokens.length} tokens, fewer than one ${s.controlLmBlock}-token block.`);
@@ -99,7 +99,7 @@ export class SubnetTrainer {
   }
 
   private masks(noise?: Map<string, tf.Tensor>): Record<string, tf.Tensor> {
-    return masksForForward(this.state, { mode: 'train', view: 'remaining', rng: this.noiseRng, noise });
+    return masksForForward(this.state, { mode: 'train', view: 'remaining', noiseKey: noiseKey(this.settings.seed, this.stepsDone, this.passes++), noise });
   }
 
   /** Gradient of one weighted term w.r.t. the logits, added into `into`; returns the term's value. */
@@ -150,7 +150,8 @@ export class SubnetTrainer {
     const lr = learningRateAt(t, s);
     const lambdaReg = lambdaRegAt(t, s);
     const grads = new Map<string, tf.Tensor>();
-    const noise = s.noise === 'per-step' ? sampleNoise(this.state, this.noiseRng) : undefined;
+    this.passes = 0;
+    const noise = s.noise === 'per-step' ? sampleNoise(this.state, noiseKey(s.seed, t)) : undefined;
     try {
       const suppress = await this.kgTerm(grads, this.data.target, 'uniform', s.lambdas.suppress, noise);
       const controlKg = this.kgCycler ? await this.kgTerm(grads, this.kgCycler.next(), 'full', s.lambdas.controlKg, noise) : null;
