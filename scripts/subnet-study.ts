@@ -132,8 +132,9 @@ async function main(): Promise<void> {
     const criteria = {
       sparsityAtLeast98: summary.sparsityPercent >= 98,
       targetTop1FallsBy50Points: summary.targetTop1DropPoints >= 50,
-      controlKgWithin10Percent: Math.abs(summary.controlKgRelative) <= 0.1,
-      controlLmWithin10Percent: Math.abs(summary.controlLmRelative) <= 0.1,
+      // ΔPPL measures harm: a lower PPL than the full model's is no harm, so the bound is on the increase.
+      controlKgIncreaseAtMost10Percent: summary.controlKgRelative <= 0.1,
+      controlLmIncreaseAtMost10Percent: summary.controlLmRelative <= 0.1,
       randomDoesClearlyLess: summary.random.targetDeltaPpl < 0.1 * summary.targetDeltaPpl && summary.random.targetTop1DropPoints < 0.5 * summary.targetTop1DropPoints,
     };
     log(`${name}: ${JSON.stringify(summary)}\n  criteria ${JSON.stringify(criteria)}`);
