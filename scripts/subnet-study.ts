@@ -3,8 +3,12 @@
  * a mask, evaluate the remaining model against the full model and against the random-mask
  * baseline of the same size per module, and write one JSON result.
  *
- *   npm run study:subnet [-- --steps 2000 --sets capitals-europe,currency-euro,hypernym-containers
+ *   npm run study:subnet [-- --steps 700 --sets capitals-europe,currency-euro,hypernym-containers
  *                            --seed 1318 --layers 2-3 --out results/subnet-study.json]
+ *   npm run study:subnet -- --merge a.json,b.json --out results/subnet-study.json
+ *
+ * Each set is independent, so sets can run as separate processes (one --sets each) and be
+ * merged into one result afterwards with --merge.
  *
  * TargetKG: one group of facts of the default library (first prompt of each fact, as the
  * code's one verbalization per triplet). ControlKG: every other fact of the library; a seeded
@@ -28,7 +32,8 @@ import { trainSubnetwork } from '../src/core/subnetwork/trainer';
 
 const { values: args } = parseArgs({
   options: {
-    steps: { type: 'string', default: '2000' },
+    steps: { type: 'string', default: '700' },
+    merge: { type: 'string' },
     sets: { type: 'string', default: 'capitals-europe,currency-euro,hypernym-containers' },
     seed: { type: 'string', default: '1318' },
     layers: { type: 'string' },
@@ -69,7 +74,23 @@ const TARGET_SETS: Record<string, { description: string; select: (library: Libra
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+function writeResult(out: object): void {
+  mkdirSync(dirname(args.out!), { recursive: true });
+  writeFileSync(args.out!, `${JSON.stringify(out, null, 1)}\n`);
+  log(`wrote ${args.out}`);
+}
+
+/** One result from the results of separate runs (same model and settings; their sets concatenated). */
+function merge(files: string[]): void {
+  const parts = files.map((f) => JSON.parse(readFileSync(f, 'utf8')));
+  const settings = JSON.stringify(parts[0].settings);
+  const differing = parts.find((p) => JSON.stringify(p.settings) !== settings || p.model !== parts[0].model);
+  if (differing) throw new Error('the results to merge differ in model or settings');
+  writeResult({ ...parts[0], date: new Date().toISOString(), results: parts.flatMap((p) => p.results) });
+}
+
 async function main(): Promise<void> {
+  if (args.merge) return merge(args.merge.split(','));
   const steps = Number(args.steps);
   const seed = Number(args.seed);
   const engine = await loadEngine('default', 'wasm');
@@ -140,10 +161,8 @@ async function main(): Promise<void> {
     log(`${name}: ${JSON.stringify(summary)}\n  criteria ${JSON.stringify(criteria)}`);
     results.push({ name, description: definition.description, facts: targetFacts.map((f) => f.id), summary, criteria, evaluation: { ...evaluation, sparsity: { ...evaluation.sparsity } }, training: result });
   }
-  const out = { study: 'knowledge-critical subnetworks on the default model', model: engine.info.id, modelDir: DEFAULT_MODEL_DIR, date: new Date().toISOString(), settings: { steps, seed, layers: layers ?? 'default', controlEval: Number(args['control-eval']), allTailTokens: args['all-tail-tokens'] }, results };
-  mkdirSync(dirname(args.out!), { recursive: true });
-  writeFileSync(args.out!, `${JSON.stringify(out, null, 1)}\n`);
-  log(`wrote ${args.out}`);
+  const out = { study: 'knowledge-critical subnetworks on the default model', model: engine.info.id, modelDir: DEFAULT_MODEL_DIR, date: new Date().toISOString(), settings: { steps, seed, layers: layers ?? 'default', controlEval: Number(args['control-eval']), controlBatch: Number(args['control-batch']), lmBatch: Number(args['lm-batch']), allTailTokens: args['all-tail-tokens'] }, results };
+  writeResult(out);
   engine.dispose();
 }
 
