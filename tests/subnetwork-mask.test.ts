@@ -87,6 +87,18 @@ describe('straight-through mask', () => {
   });
 });
 
+describe('expected density at GPT-2 sizes', () => {
+  it('is accurate to 1e−5 on a 768 × 3072 mask, where one running float32 sum was off by 1.7%', async () => {
+    const state = createMaskState({ nLayer: 1, nEmbd: 768, nInner: 3072 }, { layers: [0] });
+    const grads = new Map<string, tf.Tensor>();
+    expect(await addDensityGradient(state, 1, grads)).toBeCloseTo(0.45, 5);
+    const d = expectedDensity(state);
+    expect((await d.data())[0]).toBeCloseTo(0.45, 5);
+    tf.dispose([d, ...grads.values()]);
+    disposeMaskState(state);
+  });
+});
+
 describe('mask state', () => {
   const config = smallConfig({ nLayer: 3, nEmbd: 6, nHead: 2, nInner: 10 });
   let fixture: ReturnType<typeof randomFixture>;
