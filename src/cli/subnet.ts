@@ -9,7 +9,7 @@ import type { Engine } from '../core/engine';
 import { FactlabError } from '../core/errors';
 import type { Gpt2Config } from '../core/model/config';
 import { lmBlocks } from '../core/subnetwork/data';
-import { createMaskState, type MaskState } from '../core/subnetwork/mask';
+import { createMaskState, disposeMaskState, type MaskState } from '../core/subnetwork/mask';
 import { importMask } from '../core/subnetwork/mask-io';
 import { evaluateSubnetwork, type SubnetEvaluation } from '../core/subnetwork/metrics';
 import { SubnetController, type SubnetProgress } from '../core/subnetwork/progress';
@@ -141,7 +141,7 @@ export async function runSubnetTrain(argv: string[]): Promise<number> {
       if (result.status === 'completed') {
         await writeFinalMask(out, modelId, result.steps, final, stored);
       }
-      final.logits.forEach((v) => v.dispose());
+      disposeMaskState(final);
       const summary = { status: result.status, steps: result.steps, sparsity: result.sparsity.sparsity, seconds: result.seconds, out, moments: momentsPath(out), target: sets.targetFrom, control: sets.controlFrom };
       if (args.json) printJson({ model: modelId, ...summary, result });
       else {
