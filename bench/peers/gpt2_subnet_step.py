@@ -8,7 +8,8 @@ ControlLM (F.kl_div, batchmean) + lambda_reg mean sigma(s); one backward; torch 
 
 --batch JSON gives the token batches and KL rows. The agreement step uses the noise in --noise
 (raw float32, one sample shared by the three masked passes) and writes the logits after the
-step to --logits-out; the timed steps draw fresh noise for every masked pass, as the code does.
+step to --logits-out; the timed steps draw fresh noise for every masked pass, as the code does. Also timed: drawing
+the noise of one GPT-2-small layer (7,077,888 logits) with the code's formula.
 """
 import argparse
 import json
@@ -154,7 +155,10 @@ def main():
     model, opt = fresh_model()
     shapes = {n: params[n].shape for n in model.names}
     timed = benchlib.time_runs(lambda: step(model, opt, batches, spec["lambdas"], spec["lambda_reg"], lambda i: code_noise(model.names, shapes)), args.warmup, args.runs)
-    benchlib.emit({"peer": "gpt2_subnet_step", "runtime": benchlib.runtime_info(), "blas": blas, "losses": losses, "warmup": args.warmup, "runs": args.runs, "timing": timed})
+    # Noise for one GPT-2-small layer's four masked matrices (7,077,888 logits), the code's formula.
+    gpt2_layer = {"c_attn": (768, 2304), "c_proj": (768, 768), "c_fc": (768, 3072), "mlp_proj": (3072, 768)}
+    noise_timed = benchlib.time_runs(lambda: code_noise(list(gpt2_layer), gpt2_layer), args.warmup, args.runs)
+    benchlib.emit({"peer": "gpt2_subnet_step", "runtime": benchlib.runtime_info(), "blas": blas, "losses": losses, "warmup": args.warmup, "runs": args.runs, "timing": timed, "noise_timing": noise_timed})
 
 
 if __name__ == "__main__":

@@ -11,7 +11,8 @@
  * vocabulary. Agreement: the first step from the same initial logits with the same noise (one
  * sample for the three masked passes), warm-up off so Adam moves every logit by ≈ lr: the four
  * loss terms and the logits after the step must agree. Timings: the default per-pass noise on
- * both sides (the peer draws it with the code's two-uniform formula).
+ * both sides (the peer draws it with the code's two-uniform formula). Also timed: the logistic
+ * noise of one GPT-2-small layer (7,077,888 logits), factlab's counter-based sampler vs torch.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -20,7 +21,7 @@ import { DEFAULT_MODEL_DIR, loadEngine } from '../../src/cli/common';
 import { loadFactSetFile } from '../../src/cli/facts-file';
 import { initNodeBackend } from '../../src/cli/node-backend';
 import { kgBatch, kgItemsFromFacts, klRowIndices, lmBlocks, type KgItem } from '../../src/core/subnetwork/data';
-import { noiseKey, sampleNoise } from '../../src/core/subnetwork/mask';
+import { createMaskState, disposeMaskState, noiseKey, sampleNoise } from '../../src/core/subnetwork/mask';
 import { lambdaRegAt, learningRateAt, resolveSettings, type SubnetOptions } from '../../src/core/subnetwork/settings';
 import { SubnetTrainer, type SubnetData } from '../../src/core/subnetwork/trainer';
 import { outPath } from '../lib/paths';
@@ -37,6 +38,7 @@ interface StepPeerResult {
   warmup: number;
   runs: number;
   timing: { samples_ms: number[]; load: CpuLoad | null };
+  noise_timing: { samples_ms: number[]; load: CpuLoad | null };
 }
 
 const { values: opts } = parseArgs({
@@ -111,6 +113,11 @@ async function main(): Promise<number> {
   log(`timing      ${warmup} warm-up + ${runs} timed steps per engine ...`);
   const tfjs = await measure(() => timed.step(), { warmup, runs });
   timed.dispose(false);
+  // Noise of one GPT-2-small layer (7,077,888 logits): wasm ops run synchronously, so disposing ends the work.
+  const gpt2Layer = createMaskState({ nLayer: 1, nEmbd: 768, nInner: 3072 }, { layers: [0] });
+  let noiseStep = 0;
+  const tfjsNoise = await measure(() => sampleNoise(gpt2Layer, noiseKey(seed, noiseStep++)).forEach((t) => t.dispose()), { warmup, runs });
+  disposeMaskState(gpt2Layer);
 
   const peer = await runPeer<StepPeerResult>('gpt2_subnet_step', ['--checkpoint', DEFAULT_MODEL_DIR, '--batch', batchFile, '--noise', noiseFile, '--logits-out', logitsFile, '--warmup', String(warmup), '--runs', String(runs), '--threads', opts.threads!], { timeoutMs: 20 * 60_000 });
   const p = peer.result;
@@ -118,6 +125,7 @@ async function main(): Promise<number> {
   const blasView = describePeerBlas(p.blas, peer.unsetEnv);
   for (const line of blasView.lines) log(line);
   const torch = summarize(p.timing.samples_ms, p.warmup, p.timing.load);
+  const torchNoise = summarize(p.noise_timing.samples_ms, p.warmup, p.noise_timing.load);
 
   const theirs = new Float32Array(Uint8Array.from(readFileSync(logitsFile)).buffer);
   const mine = new Float32Array(theirs.length);
@@ -131,21 +139,26 @@ async function main(): Promise<number> {
   engine.dispose();
 
   log();
-  log(formatTable(['engine', 'threads', 'median ms', 'min ms', 'max ms', 'spread', 'runs', 'other load'], [
-    ['tfjs-wasm', '1', fmtMs(tfjs.medianMs), fmtMs(tfjs.minMs), fmtMs(tfjs.maxMs), fmtPercent(tfjs.spread), String(tfjs.runs), tfjs.load ? tfjs.load.otherCores.toFixed(2) : ''],
-    ['torch-cpu', String(p.runtime.threads), fmtMs(torch.medianMs), fmtMs(torch.minMs), fmtMs(torch.maxMs), fmtPercent(torch.spread), String(torch.runs), torch.load ? torch.load.otherCores.toFixed(2) : ''],
+  const row = (what: string, engine: string, threads: string, t: Timing) => [what, engine, threads, fmtMs(t.medianMs), fmtMs(t.minMs), fmtMs(t.maxMs), fmtPercent(t.spread), String(t.runs), t.load ? t.load.otherCores.toFixed(2) : ''];
+  log(formatTable(['variant', 'engine', 'threads', 'median ms', 'min ms', 'max ms', 'spread', 'runs', 'other load'], [
+    row('training step', 'tfjs-wasm', '1', tfjs),
+    row('', 'torch-cpu', String(p.runtime.threads), torch),
+    row('noise, 1 GPT-2-small layer', 'tfjs-wasm', '1', tfjsNoise),
+    row('', 'torch-cpu', String(p.runtime.threads), torchNoise),
   ]));
-  const quiet = warnIfBusy(log, [tfjs, torch] as Timing[]);
+  const quiet = warnIfBusy(log, [tfjs, torch, tfjsNoise, torchNoise]);
   for (const e of lossErrors) log(`agreement   ${e.term}: tfjs ${e.tfjs.toPrecision(7)}, torch ${e.torch.toPrecision(7)}, rel err ${e.relError.toExponential(2)}`);
   log(`agreement   logits after the first step: ${(100 * logitAgreement).toFixed(3)}% within 1e-3 (Adam moves each by ≈ lr = ${learningRateAt(0, s)})`);
   const ok = lossErrors.every((e) => e.relError <= tolerance) && logitAgreement >= 0.999;
   const ratio = tfjs.medianMs / torch.medianMs;
   log();
+  log(`noise of one GPT-2-small layer: tfjs-wasm ${tfjsNoise.medianMs.toFixed(1)} ms, torch-cpu ${torchNoise.medianMs.toFixed(1)} ms, ratio ${(tfjsNoise.medianMs / torchNoise.medianMs).toFixed(2)}x (tfjs/torch)${quiet ? '' : '  [NOISY: machine busy]'}`);
   log(`subnet step: tfjs-wasm ${tfjs.medianMs.toFixed(1)} ms, torch-cpu ${torch.medianMs.toFixed(1)} ms, ratio ${ratio.toFixed(2)}x (tfjs/torch)${ok ? '' : '  [INVALID: the steps disagree]'}${blasView.trustworthy ? '' : '  [MEANINGLESS: slow BLAS]'}${quiet ? '' : '  [NOISY: machine busy]'}`);
   const summaryPath = writeSummary('subnet-step', {
     benchmark: 'subnet-step', date: new Date().toISOString(), ok, quiet, machine, loadBeforeTiming: idle,
     batch: { target: target.length, controlKg: control.length, controlLmBlocks: lm.length, block }, settings: resolveSettings(settings),
     tfjs: { backend: backend.name, timing: tfjs }, torch: { runtime: p.runtime, blas: p.blas, trustworthy: blasView.trustworthy, timing: torch, command: peer.command },
+    noise: { tfjs: tfjsNoise, torch: torchNoise, ratio: tfjsNoise.medianMs / torchNoise.medianMs },
     ratio, agreement: { losses: lossErrors, logitsWithin1e3: logitAgreement },
   });
   log(`summary     ${summaryPath}`);
