@@ -74,6 +74,12 @@ const TARGET_SETS: Record<string, { description: string; select: (library: Libra
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
 
+/** Every 10th step of the training curve (and the last): the whole curve would make the result ~1 MB. */
+function thinned<T extends { training: { curve: Array<{ step: number }>; steps: number } }>(result: T): T {
+  const curve = result.training.curve.filter((r) => r.step % 10 === 0 || r.step === result.training.steps);
+  return { ...result, training: { ...result.training, curve } };
+}
+
 function writeResult(out: object): void {
   mkdirSync(dirname(args.out!), { recursive: true });
   writeFileSync(args.out!, `${JSON.stringify(out, null, 1)}\n`);
@@ -86,7 +92,7 @@ function merge(files: string[]): void {
   const settings = JSON.stringify(parts[0].settings);
   const differing = parts.find((p) => JSON.stringify(p.settings) !== settings || p.model !== parts[0].model);
   if (differing) throw new Error('the results to merge differ in model or settings');
-  writeResult({ ...parts[0], date: new Date().toISOString(), results: parts.flatMap((p) => p.results) });
+  writeResult({ ...parts[0], date: new Date().toISOString(), results: parts.flatMap((p) => p.results.map(thinned)) });
 }
 
 async function main(): Promise<void> {
@@ -159,7 +165,7 @@ async function main(): Promise<void> {
       randomDoesClearlyLess: summary.random.targetDeltaPpl < 0.1 * summary.targetDeltaPpl && summary.random.targetTop1DropPoints < 0.5 * summary.targetTop1DropPoints,
     };
     log(`${name}: ${JSON.stringify(summary)}\n  criteria ${JSON.stringify(criteria)}`);
-    results.push({ name, description: definition.description, facts: targetFacts.map((f) => f.id), summary, criteria, evaluation: { ...evaluation, sparsity: { ...evaluation.sparsity } }, training: result });
+    results.push(thinned({ name, description: definition.description, facts: targetFacts.map((f) => f.id), summary, criteria, evaluation, training: result }));
   }
   const out = { study: 'knowledge-critical subnetworks on the default model', model: engine.info.id, modelDir: DEFAULT_MODEL_DIR, date: new Date().toISOString(), settings: { steps, seed, layers: layers ?? 'default', controlEval: Number(args['control-eval']), controlBatch: Number(args['control-batch']), lmBatch: Number(args['lm-batch']), allTailTokens: args['all-tail-tokens'] }, results };
   writeResult(out);
