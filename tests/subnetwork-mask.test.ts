@@ -5,7 +5,7 @@ import { disposeWeights } from '../src/core/model/weights';
 import { makeRng } from '../src/core/random';
 import { binaryFromState, binaryMasksForForward, binarySparsity } from '../src/core/subnetwork/binary';
 import {
-  addDensityGradient, createMaskState, disposeMasks, disposeMaskState, expectedDensity, logisticNoise, logit, masksForForward, maskSparsity, straightThroughMask, topLayers,
+  addDensityGradient, createMaskState, disposeMasks, disposeMaskState, expectedDensity, logisticNoise, logit, noiseKey, noiseUniforms, masksForForward, maskSparsity, straightThroughMask, topLayers,
 } from '../src/core/subnetwork/mask';
 import { exportMaskBits, exportMaskBitsFromState, exportMaskLogits, importMask, packBits, unpackBits } from '../src/core/subnetwork/mask-io';
 import { smallConfig } from '../scripts/lib/random-checkpoint';
@@ -40,25 +40,62 @@ describe('straight-through mask', () => {
     }
   });
 
-  it('logistic noise follows the code formula and has mean 0, variance π²/3', () => {
+  it('logistic noise has mean 0, variance π²/3 and the logistic CDF, deterministically per key', async () => {
     const n = 200_000;
-    const noise = logisticNoise(makeRng(7), n);
-    // the formula, value by value, for the first few draws
-    const rng = makeRng(7);
-    for (let i = 0; i < 5; i++) {
-      const u0 = rng();
-      const u1 = rng();
-      expect(noise[i]).toBeCloseTo(-Math.log(Math.log(u1 + 1e-10) / Math.log(u0 + 1e-10) + 1e-10), 5);
-    }
+    const tensor = logisticNoise(noiseKey(7, 0, 0), [400, 500]);
+    const noise = (await tensor.data()) as Float32Array;
+    tensor.dispose();
+    const again = logisticNoise(noiseKey(7, 0, 0), [400, 500]);
+    expect(Array.from((await again.data()).slice(0, 1000))).toEqual(Array.from(noise.slice(0, 1000)));
+    again.dispose();
+    // g = log u − log(1 − u) of the key's uniforms, value by value
+    const u = noiseUniforms(noiseKey(7, 0, 0), 5);
+    for (let i = 0; i < 5; i++) expect(noise[i]).toBeCloseTo(Math.log(u[i] / (1 - u[i])), 4);
     let mean = 0;
     for (const x of noise) mean += x / n;
     let variance = 0;
     for (const x of noise) variance += (x - mean) ** 2 / (n - 1);
     expect(Math.abs(mean)).toBeLessThan(0.02);
     expect(Math.abs(variance - Math.PI ** 2 / 3)).toBeLessThan(0.06);
-    // CDF of the standard logistic at 0 and 1
+    // CDF of the standard logistic at 0, 1 and −2.5
     expect(noise.filter((x) => x <= 0).length / n).toBeCloseTo(0.5, 2);
     expect(noise.filter((x) => x <= 1).length / n).toBeCloseTo(sigmoid(1), 2);
+    expect(noise.filter((x) => x <= -2.5).length / n).toBeCloseTo(sigmoid(-2.5), 2);
+  });
+
+  it('noise streams of different keys are uncorrelated and uniforms stay strictly inside (0, 1)', () => {
+    const n = 100_000;
+    const a = noiseUniforms(noiseKey(1318, 5, 0), n);
+    const b = noiseUniforms(noiseKey(1318, 5, 1), n);
+    const c = noiseUniforms(noiseKey(1318, 6, 0), n);
+    const corr = (x: Float32Array, y: Float32Array) => {
+      let sxy = 0;
+      for (let i = 0; i < x.length; i++) sxy += (x[i] - 0.5) * (y[i] - 0.5);
+      return sxy / x.length / (1 / 12);
+    };
+    expect(Math.abs(corr(a, b))).toBeLessThan(0.02);
+    expect(Math.abs(corr(a, c))).toBeLessThan(0.02);
+    // neighbouring indices are not correlated either
+    expect(Math.abs(corr(a.subarray(0, n - 1), a.subarray(1)))).toBeLessThan(0.02);
+    expect(Math.min(...a)).toBeGreaterThan(0);
+    expect(Math.max(...a)).toBeLessThan(1);
+    // a uniform histogram: each of 10 bins holds 10% ± 1%
+    const bins = new Array(10).fill(0);
+    for (const x of a) bins[Math.floor(x * 10)]++;
+    for (const count of bins) expect(Math.abs(count / n - 0.1)).toBeLessThan(0.01);
+    expect(noiseKey(1318, 5, 0)).not.toBe(noiseKey(1318, 0, 5));
+  });
+});
+
+describe('expected density at GPT-2 sizes', () => {
+  it('is accurate to 1e−5 on a 768 × 3072 mask, where one running float32 sum was off by 1.7%', async () => {
+    const state = createMaskState({ nLayer: 1, nEmbd: 768, nInner: 3072 }, { layers: [0] });
+    const grads = new Map<string, tf.Tensor>();
+    expect(await addDensityGradient(state, 1, grads)).toBeCloseTo(0.45, 5);
+    const d = expectedDensity(state);
+    expect((await d.data())[0]).toBeCloseTo(0.45, 5);
+    tf.dispose([d, ...grads.values()]);
+    disposeMaskState(state);
   });
 });
 
@@ -222,8 +259,15 @@ describe('mask files', () => {
     expect(() => importMask(logits, { dims: config, modelId: 'other' })).toThrow(/made for model "test:tiny", not for the loaded model "other"/);
     expect(() => importMask(bits, { dims: { ...config, nInner: 12 } })).toThrow(/FFN 10.*12/);
     expect(() => importMask(bits.slice(0, bits.length - 3), { dims: config })).toThrow(/truncated/);
-    expect(() => importMask(new Uint8Array([1, 2, 3]), { dims: config })).toThrow(/too short/);
-    const { writeSafetensors } = await import('../src/core/model/safetensors');
+    expect(() => importMask(new Uint8Array([1, 2, 3]), { dims: config })).toThrow(/only 3 bytes.*not a safetensors file/);
+    const { parseSafetensors, writeSafetensors } = await import('../src/core/model/safetensors');
+    // U8 is read only when asked for: a model file holding U8 is still refused
+    const bytes = writeSafetensors({ b: { shape: [3], bytes: new Uint8Array([0, 7, 255]), dtype: 'U8' } });
+    const read = parseSafetensors(bytes, 'x.safetensors', { allowU8: true }).tensors.get('b')!;
+    expect([read.dtype, Array.from(read.bytes!), Array.from(read.data)]).toEqual(['U8', [0, 7, 255], [0, 7, 255]]);
+    expect(() => parseSafetensors(bytes)).toThrow(/dtype U8/);
+    const wrongDtype = writeSafetensors({ 'h.1.attn.c_attn.weight': { shape: [3], bytes: new Uint8Array(3), dtype: 'U8' } }, { format: 'factlab-subnetwork-mask', version: '1', encoding: 'logits', model: 'x', layers: '[1]', n_layer: '2', n_embd: '6', n_inner: '10' });
+    expect(() => importMask(wrongDtype, { dims: config })).toThrow(/missing h\.1\.attn\.c_proj/);
     const plain = writeSafetensors({ 'h.1.mlp.c_fc.weight': { shape: [6, 10], data: new Float32Array(60) } });
     expect(() => importMask(plain, { dims: config })).toThrow(/not a factlab subnetwork mask/);
     const partial = writeSafetensors({ 'h.1.mlp.c_fc.weight': { shape: [6, 10], data: new Float32Array(60) } }, { format: 'factlab-subnetwork-mask', version: '1', encoding: 'logits', model: 'x', layers: '[1]', n_layer: '2', n_embd: '6', n_inner: '10' });

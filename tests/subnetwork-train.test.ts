@@ -5,7 +5,7 @@ import { disposeWeights, type Gpt2Weights } from '../src/core/model/weights';
 import { makeRng } from '../src/core/random';
 import { binaryFromState } from '../src/core/subnetwork/binary';
 import type { KgItem } from '../src/core/subnetwork/data';
-import { disposeMaskState, masksForForward, disposeMasks } from '../src/core/subnetwork/mask';
+import { createMaskState, disposeMaskState, masksForForward, disposeMasks } from '../src/core/subnetwork/mask';
 import { kgScores } from '../src/core/subnetwork/metrics';
 import { SubnetController, type SubnetProgress } from '../src/core/subnetwork/progress';
 import { BROWSER_PROFILE, deviationsOf, lambdaRegAt, learningRateAt, resolveSettings } from '../src/core/subnetwork/settings';
@@ -167,6 +167,40 @@ describe('training on a tiny random model', () => {
     expect(result.evals.at(-1)!.step).toBe(4);
     expect(result.deviations).toContainEqual({ setting: 'controlLm', value: 'none', default: 'WikiText-2 train blocks' });
     disposeMaskState(state);
+  });
+
+  it('a run stopped and resumed from its checkpoint (logits + Adam moments) equals the uninterrupted run', async () => {
+    const data = { target, controlKg: control, controlLmTokens: lmTokens };
+    const options = { ...base, steps: 6, checkpointEvery: 100 };
+    const straight = await trainSubnetwork(weights, data, options);
+    const expected = await Promise.all([...straight.state.logits.values()].map((v) => v.data()));
+    disposeMaskState(straight.state);
+    const controller = new SubnetController();
+    let saved: { step: number; logits: Map<string, Float32Array>; moments: Map<string, { m: Float32Array; v: Float32Array }> } | null = null;
+    const first = await trainSubnetwork(weights, data, options, {
+      controller,
+      onProgress: (e) => e.kind === 'step' && e.record.step === 3 && controller.stop(),
+      onCheckpoint: async ({ step, state, trainer }) => {
+        const logits = new Map<string, Float32Array>();
+        for (const [name, v] of state.logits) logits.set(name, (await v.data()) as Float32Array);
+        saved = { step, logits, moments: await trainer.exportMoments() };
+      },
+    });
+    expect(first.result.status).toBe('stopped');
+    disposeMaskState(first.state);
+    expect(saved!.step).toBe(3);
+    const state = createMaskState(config, { layers: first.result.layers, initial: saved!.logits });
+    const second = await trainSubnetwork(weights, data, { ...options, state, resume: { step: saved!.step, moments: saved!.moments } });
+    expect(second.result.resumedFrom).toBe(3);
+    expect(second.result.steps).toBe(6);
+    expect(second.result.curve.map((r) => r.step)).toEqual([4, 5, 6]);
+    const resumed = await Promise.all([...second.state.logits.values()].map((v) => v.data()));
+    resumed.forEach((values, i) => expect(Array.from(values)).toEqual(Array.from(expected[i])));
+    disposeMaskState(second.state);
+    // without the moments Adam restarts, which changes the run and is recorded
+    const noMoments = await trainSubnetwork(weights, data, { ...options, state: createMaskState(config, { layers: first.result.layers, initial: saved!.logits }), resume: { step: 3 } });
+    expect(noMoments.result.deviations).toContainEqual({ setting: 'resumedAdamMoments', value: 'zero', default: 'restored' });
+    disposeMaskState(noMoments.state);
   });
 
   it('an aborted signal cancels with CancelledError and frees the state', async () => {

@@ -21,10 +21,11 @@ import { makeRng } from '../../src/core/random';
 import { gpt2SmallConfig } from '../../scripts/lib/random-checkpoint';
 import { ensureCheckpoint, loadCheckpoint } from '../lib/checkpoint';
 import { compareVectors, describeAgreement, type Agreement } from '../lib/compare';
-import { backgroundLoad, BUSY_THRESHOLD_CORES, isBusy, type CpuLoad } from '../lib/load';
+import { isBusy, type CpuLoad } from '../lib/load';
+import { logBackend, logIdleLoad, logMachine, warnIfBusy } from '../lib/preamble';
 import { outPath } from '../lib/paths';
 import { describePeerBlas, runPeer, type PeerBlasReport, type PeerRuntime } from '../lib/peer';
-import { formatTable, machineInfo, writeSummary } from '../lib/report';
+import { formatTable, writeSummary } from '../lib/report';
 import { fmtMs, fmtPercent, measure, summarize, type Timing } from '../lib/timing';
 
 interface ForwardPeerResult {
@@ -65,9 +66,8 @@ const log = (line = '') => process.stdout.write(`${line}\n`);
 async function main(): Promise<number> {
   const config = gpt2SmallConfig();
   if (nTokens < 1 || nTokens > config.nPositions) throw new Error(`--tokens must be 1..${config.nPositions}`);
-  const machine = machineInfo();
   log(`bench/forward: GPT-2-small shape (${config.nLayer} layers, d=${config.nEmbd}, ${config.nHead} heads, vocab ${config.vocabSize}), random weights seed ${seed}, ${nTokens} tokens`);
-  log(`machine     ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}`);
+  const machine = logMachine(log);
 
   const checkpoint = ensureCheckpoint({ name: 'gpt2-small', config, seed }, { force: opts.regen, log });
   log(`checkpoint  ${checkpoint.dir} (${(checkpoint.bytes / 1e6).toFixed(1)} MB, ${checkpoint.generated ? `generated in ${(checkpoint.generateMs! / 1000).toFixed(1)} s` : 'cached'})`);
@@ -75,12 +75,9 @@ async function main(): Promise<number> {
   const backend = await initNodeBackend('wasm');
   const loaded = loadCheckpoint(checkpoint);
   const features = backend.wasmFeatures;
-  log(`tfjs        ${tf.version.tfjs} ${backend.name} backend, SIMD ${features?.simd ? 'on' : 'off'}, threads ${features?.threads ? 'on' : 'off (1 thread)'}; weights loaded in ${(loaded.loadMs / 1000).toFixed(1)} s`);
+  logBackend(log, backend, loaded.loadMs);
 
-  const idle = await backgroundLoad(1000);
-  if (idle) {
-    log(`load        other processes use ${idle.otherCores.toFixed(2)} of ${idle.cores} cores before timing${isBusy(idle) ? '  <-- BUSY: timings will be noisy' : ''}`);
-  }
+  const idle = await logIdleLoad(log);
 
   const rng = makeRng(seed + 1);
   const tokenIds = Array.from({ length: nTokens }, () => Math.floor(rng() * config.vocabSize));
@@ -151,16 +148,7 @@ async function main(): Promise<number> {
     ],
   ));
   log('(spread = interquartile range / median; other load = cores used by other processes during the timed runs)');
-  const busiest = Math.max(0, ...timings.map((t) => t.load?.otherCores ?? 0));
-  const quiet = !timings.some((t) => isBusy(t.load));
-  if (!quiet) {
-    const bar = '~'.repeat(78);
-    log(bar);
-    log(`~~ WARNING: the machine was BUSY while timing: other processes used up to ${busiest.toFixed(2)} cores`);
-    log(`~~ (threshold ${BUSY_THRESHOLD_CORES}). On 2 cores this inflates the times, the 2-thread torch peer most.`);
-    log('~~ The numbers and ratios below are NOISY: rerun when the machine is quiet.');
-    log(bar);
-  }
+  const quiet = warnIfBusy(log, timings);
   log();
   log(describeAgreement('logits, last position', agreeLast));
   log(describeAgreement(`logits, all ${nTokens} positions`, agreeFull));

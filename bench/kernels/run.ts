@@ -28,8 +28,9 @@ import { makeRng, normal } from '../../src/core/random';
 import { makeRandomCheckpoint, smallConfig } from '../../scripts/lib/random-checkpoint';
 import { useWebGpu } from '../../src/cli/node-webgpu';
 import { compareVectors, type Agreement } from '../lib/compare';
-import { backgroundLoad, BUSY_THRESHOLD_CORES, isBusy, startLoadProbe, type CpuLoad } from '../lib/load';
-import { formatTable, machineInfo, packageVersion, writeSummary } from '../lib/report';
+import { isBusy, startLoadProbe, type CpuLoad } from '../lib/load';
+import { logBackend, logIdleLoad, logMachine, warnIfBusy } from '../lib/preamble';
+import { formatTable, packageVersion, writeSummary } from '../lib/report';
 import { fmtMs, fmtPercent, measure, summarize, type Timing } from '../lib/timing';
 
 const { values: opts } = parseArgs({
@@ -179,14 +180,12 @@ async function benchAttribution(weights: Gpt2Weights, prompt: number[], target: 
 }
 
 async function main(): Promise<number> {
-  const machine = machineInfo();
   log(`bench/kernels: fused gelu_new on WebGPU vs the tf-op chain, tfjs ${tf.version.tfjs}, tfjs-backend-webgpu ${packageVersion('@tensorflow/tfjs-backend-webgpu')}, webgpu (Dawn) ${packageVersion('webgpu')}`);
-  log(`machine     ${machine.cpu}, ${machine.cores} cores, ${machine.memoryGiB} GiB, node ${machine.node}`);
+  const machine = logMachine(log);
   const gpu = await useWebGpu();
   log(`adapter     ${gpu.adapter}${gpu.icd ? ` (VK_ICD_FILENAMES=${gpu.icd})` : ''}`);
   if (gpu.software) log(`NOTE        ${SOFTWARE_NOTE}`);
-  const idle = await backgroundLoad(1000);
-  if (idle) log(`load        other processes use ${idle.otherCores.toFixed(2)} of ${idle.cores} cores before timing${isBusy(idle) ? '  <-- BUSY: timings will be noisy' : ''}`);
+  const idle = await logIdleLoad(log);
 
   log();
   log(`gelu_new on [${shape.join(', ')}] (x ~ N(0, 3²), dy ~ N(0, 1)); ${warmup} warm-up + ${runs} timed runs, each ending with data() ...`);
@@ -258,15 +257,7 @@ async function main(): Promise<number> {
   log('(kernels = backend kernels run per call, from tf.profile; Identity/Reshape are free on WebGPU; spread = interquartile range / median; other load = cores used by other processes while timing)');
 
   const timings = [...opRows.map((r) => r.timing), ...attrRows.map((r) => r.timing), ...wasmRows.map((r) => r.timing)];
-  const quiet = !timings.some((t) => isBusy(t.load));
-  if (!quiet) {
-    const busiest = Math.max(0, ...timings.map((t) => t.load?.otherCores ?? 0));
-    const bar = '~'.repeat(78);
-    log(bar);
-    log(`~~ WARNING: the machine was BUSY while timing: other processes used up to ${busiest.toFixed(2)} cores`);
-    log(`~~ (threshold ${BUSY_THRESHOLD_CORES}). SwiftShader runs on these same 2 cores: the numbers are NOISY.`);
-    log(bar);
-  }
+  const quiet = warnIfBusy(log, timings, ['SwiftShader runs on these same 2 cores: the numbers are NOISY.']);
   log();
   for (const a of agreements) {
     log(`agreement   ${a.what}: max rel err ${a.agreement.maxRelError.toExponential(2)} (tolerance ${a.agreement.tolerance})${a.agreement.ok ? '' : '  <-- DISAGREE'}`);

@@ -35,6 +35,16 @@ export function parseIntList(text: string, flag: string): number[] {
   return values;
 }
 
+/** `--layers A-B` or `A` → [A, B], checked against the model's layers. */
+export function parseLayerRange(text: string, nLayer: number): [number, number] {
+  const match = /^(\d+)(?:-(\d+))?$/.exec(text);
+  if (!match) throw new FactlabError('usage', `--layers must be A-B or A, got "${text}".`);
+  const from = Number(match[1]);
+  const to = match[2] === undefined ? from : Number(match[2]);
+  if (to >= nLayer || from > to) throw new FactlabError('usage', `--layers ${text} is outside 0-${nLayer - 1}.`);
+  return [from, to];
+}
+
 export function parsePositiveInt(text: string | undefined, flag: string, fallback: number, max: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);

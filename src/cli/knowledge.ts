@@ -8,7 +8,7 @@ import { answerProbsWithNeurons } from '../core/knowledge/patching';
 import { autoTuneP, parseNeuronList, REFINE_PRESETS, type RefinePreset, type RefineSettings } from '../core/knowledge/refine';
 import { RULES, type RiemannRule } from '../core/knowledge/riemann';
 import { loadFactSetFile, selectFacts } from './facts-file';
-import { loadEngine, parseCommandArgs, parsePositiveInt, printJson } from './common';
+import { loadEngine, parseCommandArgs, parseLayerRange, parsePositiveInt, printJson } from './common';
 import { factItems } from './fact-items';
 
 const ATTRIBUTION_OPTIONS = {
@@ -38,12 +38,7 @@ export function attributionSettings(args: { steps?: string; rule?: string; site?
     settings.site = args.site as NeuronSite;
   }
   if (args.layers !== undefined) {
-    const match = /^(\d+)(?:-(\d+))?$/.exec(args.layers);
-    if (!match) throw new FactlabError('usage', `--layers must be A-B or A, got "${args.layers}".`);
-    const from = Number(match[1]);
-    const to = match[2] === undefined ? from : Number(match[2]);
-    if (to >= nLayer || from > to) throw new FactlabError('usage', `--layers ${args.layers} is outside 0-${nLayer - 1}.`);
-    settings.layers = [from, to];
+    settings.layers = parseLayerRange(args.layers, nLayer);
   }
   return settings;
 }

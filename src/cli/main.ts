@@ -8,6 +8,7 @@ import { runDkn } from './dkn';
 import { runEdit, runErase } from './editing';
 import { runAttribute, runEvaluate, runIntervene, runNeurons } from './knowledge';
 import { runPredict } from './predict';
+import { runSubnet, SUBNET_USAGE } from './subnet';
 
 const USAGE = `usage: factlab <command> [options]
 
@@ -33,7 +34,7 @@ commands:
             --model M --facts FILE|default [--ids ID,…] [--preset project|dkn-code] [--steps 20] [--prompts N]
             [--t 0.2] [--joint-drop-min 0.3] [--max-span 3] [--baselines pairwise,hierarchical,dbscan,kmeans]
             [--seed 42] [--no-controls] [--split all|train|heldout] [--json]
-
+${SUBNET_USAGE}
 Errors print one line on stderr and exit non-zero; FACTLAB_DEBUG=1 adds the stack.
 `;
 
@@ -46,6 +47,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   edit: runEdit,
   erase: runErase,
   dkn: runDkn,
+  subnet: runSubnet,
 };
 
 async function main(argv: string[]): Promise<number> {

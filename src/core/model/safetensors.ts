@@ -6,16 +6,26 @@
  */
 import { FactlabError, previewValue } from '../errors';
 
+/** Float dtypes: model weights. */
 export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
-const BYTES_PER_ELEMENT: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+/** Everything factlab reads: floats, and U8 for byte data such as bit-packed masks (only when asked for). */
+export type StoredDtype = SafetensorsDtype | 'U8';
+const BYTES_PER_ELEMENT: Record<StoredDtype, number> = { F32: 4, F16: 2, BF16: 2, U8: 1 };
 /** Headers above this are not model files (real GPT-2/BERT headers are ~10–20 kB). */
 const MAX_HEADER_BYTES = 100 * 1024 * 1024;
 
 export interface TensorData {
-  dtype: SafetensorsDtype;
+  dtype: StoredDtype;
   shape: number[];
   /** Always float32, whatever the stored dtype. */
   data: Float32Array;
+  /** U8 only: the stored bytes (a view into the input). */
+  bytes?: Uint8Array;
+}
+
+export interface ParseOptions {
+  /** Accept U8 tensors (model files never hold them, so by default they are an unsupported dtype). */
+  allowU8?: boolean;
 }
 
 export interface Safetensors {
@@ -27,7 +37,7 @@ function bad(message: string): FactlabError {
   return new FactlabError('bad-safetensors', `Invalid safetensors file: ${message}`);
 }
 
-export function parseSafetensors(input: ArrayBuffer | Uint8Array, fileName = 'model.safetensors'): Safetensors {
+export function parseSafetensors(input: ArrayBuffer | Uint8Array, fileName = 'model.safetensors', options: ParseOptions = {}): Safetensors {
   const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
   const where = (msg: string) => bad(`${fileName}: ${msg}`);
   if (bytes.byteLength < 8) throw where(`only ${bytes.byteLength} bytes; the file is truncated or not a safetensors file.`);
@@ -63,7 +73,7 @@ export function parseSafetensors(input: ArrayBuffer | Uint8Array, fileName = 'mo
     if (typeof entry !== 'object' || entry === null) throw where(`entry "${name}" is not an object.`);
     const { dtype, shape, data_offsets: offsets } = entry as Record<string, unknown>;
     if (typeof dtype !== 'string') throw where(`tensor "${name}" has no dtype.`);
-    if (!Object.hasOwn(BYTES_PER_ELEMENT, dtype)) {
+    if (!Object.hasOwn(BYTES_PER_ELEMENT, dtype) || (dtype === 'U8' && !options.allowU8)) {
       throw new FactlabError('unsupported-dtype', `${fileName}: tensor "${name}" has dtype ${dtype}; factlab reads F32, F16 and BF16. Convert the checkpoint to one of these.`);
     }
     if (!Array.isArray(shape) || !shape.every((d) => Number.isSafeInteger(d) && d >= 0)) {
@@ -73,7 +83,7 @@ export function parseSafetensors(input: ArrayBuffer | Uint8Array, fileName = 'mo
       throw where(`tensor "${name}" has invalid data_offsets ${previewValue(offsets)}.`);
     }
     const [begin, end] = offsets as [number, number];
-    const elementBytes = BYTES_PER_ELEMENT[dtype as SafetensorsDtype];
+    const elementBytes = BYTES_PER_ELEMENT[dtype as StoredDtype];
     const count = (shape as number[]).reduce((a, b) => a * b, 1);
     if (end < begin || end > dataLength) {
       throw where(`tensor "${name}" claims bytes ${begin}..${end} but the data section has ${dataLength} bytes; the file is truncated or the header lies.`);
@@ -83,11 +93,12 @@ export function parseSafetensors(input: ArrayBuffer | Uint8Array, fileName = 'mo
     }
     // An empty tensor occupies no bytes, so it may share its offset with a neighbour.
     if (end > begin) spans.push([begin, end, name]);
-    tensors.set(name, {
-      dtype: dtype as SafetensorsDtype,
-      shape: shape as number[],
-      data: decode(bytes, dataStart + begin, count, dtype as SafetensorsDtype),
-    });
+    if (dtype === 'U8') {
+      const stored = bytes.subarray(dataStart + begin, dataStart + end);
+      tensors.set(name, { dtype, shape: shape as number[], data: Float32Array.from(stored), bytes: stored });
+    } else {
+      tensors.set(name, { dtype: dtype as SafetensorsDtype, shape: shape as number[], data: decode(bytes, dataStart + begin, count, dtype as SafetensorsDtype) });
+    }
   }
   spans.sort((a, b) => a[0] - b[0]);
   for (let i = 1; i < spans.length; i++) {
@@ -150,8 +161,14 @@ export interface TensorToWrite {
   dtype?: SafetensorsDtype;
 }
 
+export interface ByteTensorToWrite {
+  shape: number[];
+  bytes: Uint8Array;
+  dtype: 'U8';
+}
+
 /** Writes tensors in name order (as the Python library does), 8-byte aligned header. */
-export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): Uint8Array {
+export function writeSafetensors(tensors: Record<string, TensorToWrite | ByteTensorToWrite>, metadata?: Record<string, string>): Uint8Array {
   const names = Object.keys(tensors).sort();
   const header: Record<string, unknown> = {};
   if (metadata) header.__metadata__ = metadata;
@@ -160,7 +177,8 @@ export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadat
     const t = tensors[name];
     const dtype = t.dtype ?? 'F32';
     const count = t.shape.reduce((a, b) => a * b, 1);
-    if (count !== t.data.length) throw new FactlabError('bad-tensor', `Tensor "${name}" has ${t.data.length} values but shape [${t.shape.join(', ')}].`);
+    const length = 'bytes' in t ? t.bytes.length : t.data.length;
+    if (count !== length) throw new FactlabError('bad-tensor', `Tensor "${name}" has ${length} values but shape [${t.shape.join(', ')}].`);
     const size = count * BYTES_PER_ELEMENT[dtype];
     header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + size] };
     offset += size;
@@ -175,14 +193,16 @@ export function writeSafetensors(tensors: Record<string, TensorToWrite>, metadat
   let cursor = 8 + headerBytes.length;
   for (const name of names) {
     const t = tensors[name];
-    const dtype = t.dtype ?? 'F32';
-    if (dtype === 'F32') {
+    if ('bytes' in t) {
+      out.set(t.bytes, cursor);
+      cursor += t.bytes.length;
+    } else if ((t.dtype ?? 'F32') === 'F32') {
       out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), cursor);
       cursor += t.data.byteLength;
     } else {
       const u32 = new Uint32Array(t.data.buffer, t.data.byteOffset, t.data.length);
       for (let i = 0; i < t.data.length; i++, cursor += 2) {
-        view.setUint16(cursor, dtype === 'F16' ? floatToHalf(t.data[i]) : roundToBf16(u32[i]), true);
+        view.setUint16(cursor, t.dtype === 'F16' ? floatToHalf(t.data[i]) : roundToBf16(u32[i]), true);
       }
     }
   }

@@ -130,12 +130,14 @@ export function hiddenRows(weights: Gpt2Weights, batch: TokenBatch, rows: Array<
     const normed = layerNorm(resid, weights.params.get('ln_f.weight')!, weights.params.get('ln_f.bias')!, config.layerNormEpsilon);
     const d = config.nEmbd;
     if (rows === 'all') return tf.reshape(normed, [B * batch.width, d]) as tf.Tensor2D;
-    // Slices, not gather: wasm has no gradient kernel for gather.
-    const picked = rows.map(([b, t]) => {
+    // A one-hot product, not gather (wasm has no gradient kernel for gather) and not one slice
+    // per row (each slice's gradient is a zero-padded copy of the whole batch).
+    const flat = new Float32Array(rows.length * B * batch.width);
+    rows.forEach(([b, t], r) => {
       if (t < 0 || t >= batch.lengths[b]) throw new FactlabError('bad-subnet-data', `Row ${b} has no position ${t}.`);
-      return tf.reshape(tf.slice(normed, [b, t, 0], [1, 1, d]), [1, d]);
+      flat[r * B * batch.width + b * batch.width + t] = 1;
     });
-    return (picked.length === 1 ? picked[0] : tf.concat(picked, 0)) as tf.Tensor2D;
+    return tf.matMul(tf.tensor2d(flat, [rows.length, B * batch.width]), tf.reshape(normed, [B * batch.width, d])) as tf.Tensor2D;
   });
 }
 

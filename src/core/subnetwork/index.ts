@@ -8,3 +8,4 @@ export * from './settings';
 export * from './progress';
 export * from './trainer';
 export * from './metrics';
+export * from './sets';

@@ -96,43 +96,15 @@ export function exportMaskBits(mask: BinaryMask, info: MaskFileInfo): Uint8Array
   meta.shapes = JSON.stringify(Object.fromEntries(mask.entries.map((e) => [e.name, e.shape])));
   meta.bit_order = 'msb-first';
   meta.bit_meaning = '1 = weight in the subnetwork (removed from the remaining model)';
-  const names = mask.entries.map((e) => e.name).sort();
-  const header: Record<string, unknown> = { __metadata__: meta };
-  const packed = names.map((n) => packBits(mask.bits.get(n)!));
-  let offset = 0;
-  names.forEach((n, i) => {
-    header[n] = { dtype: 'U8', shape: [packed[i].length], data_offsets: [offset, offset + packed[i].length] };
-    offset += packed[i].length;
-  });
-  const json = JSON.stringify(header);
-  const headerBytes = new TextEncoder().encode(json + ' '.repeat((8 - (new TextEncoder().encode(json).length % 8)) % 8));
-  const out = new Uint8Array(8 + headerBytes.length + offset);
-  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
-  out.set(headerBytes, 8);
-  let cursor = 8 + headerBytes.length;
-  for (const p of packed) {
-    out.set(p, cursor);
-    cursor += p.length;
-  }
-  return out;
+  const tensors = Object.fromEntries(mask.entries.map((e) => {
+    const bytes = packBits(mask.bits.get(e.name)!);
+    return [e.name, { shape: [bytes.length], bytes, dtype: 'U8' as const }];
+  }));
+  return writeSafetensors(tensors, meta);
 }
 
 export async function exportMaskBitsFromState(state: MaskState, info: MaskFileInfo): Promise<Uint8Array> {
   return exportMaskBits(await binaryFromState(state), info);
-}
-
-function readHeader(bytes: Uint8Array, fileName: string): { header: Record<string, unknown>; dataStart: number } {
-  if (bytes.byteLength < 8) throw bad('the file is too short to be a safetensors mask file.', fileName);
-  const length = Number(new DataView(bytes.buffer, bytes.byteOffset, 8).getBigUint64(0, true));
-  if (8 + length > bytes.byteLength) throw bad(`the header claims ${length} bytes but the file has ${bytes.byteLength - 8}; it is truncated.`, fileName);
-  let header: unknown;
-  try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + length)));
-  } catch {
-    throw bad('the header is not valid JSON; this is not a safetensors file.', fileName);
-  }
-  if (typeof header !== 'object' || header === null || Array.isArray(header)) throw bad('the header is not a JSON object.', fileName);
-  return { header: header as Record<string, unknown>, dataStart: 8 + length };
 }
 
 function parseNumber(meta: Record<string, unknown>, key: string, fileName: string, required: boolean): number | undefined {
@@ -169,8 +141,13 @@ export interface ImportOptions {
 /** Reads and validates a mask file of either encoding. */
 export function importMask(bytes: Uint8Array, options: ImportOptions): ImportedMask {
   const fileName = options.fileName ?? 'mask.safetensors';
-  const { header, dataStart } = readHeader(bytes, fileName);
-  const meta = (header.__metadata__ ?? {}) as Record<string, unknown>;
+  let parsed: ReturnType<typeof parseSafetensors>;
+  try {
+    parsed = parseSafetensors(bytes, fileName, { allowU8: true });
+  } catch (err) {
+    throw err instanceof FactlabError ? new FactlabError('bad-mask-file', err.message) : err;
+  }
+  const { tensors, metadata: meta } = parsed;
   if (meta.format !== MASK_FILE_FORMAT) throw bad(`this is not a factlab subnetwork mask (metadata format is ${previewValue(meta.format ?? null)}).`, fileName);
   if (meta.version !== MASK_FILE_VERSION) throw bad(`mask file version ${previewValue(meta.version)} is not supported (expected ${MASK_FILE_VERSION}).`, fileName);
   const encoding = meta.encoding as MaskEncoding;
@@ -193,7 +170,7 @@ export function importMask(bytes: Uint8Array, options: ImportOptions): ImportedM
   } catch (err) {
     throw bad(`metadata "layers": ${(err as Error).message}`, fileName);
   }
-  const names = Object.keys(header).filter((k) => k !== '__metadata__');
+  const names = [...tensors.keys()];
   const expected = new Set(entries.map((e) => e.name));
   const extra = names.filter((n) => !expected.has(n));
   const missing = [...expected].filter((n) => !names.includes(n));
@@ -204,10 +181,10 @@ export function importMask(bytes: Uint8Array, options: ImportOptions): ImportedM
   const bits = new Map<string, Uint8Array>();
   let logits: Map<string, Float32Array> | undefined;
   if (encoding === 'logits') {
-    const { tensors } = parseSafetensors(bytes, fileName);
     logits = new Map();
     for (const e of entries) {
       const t = tensors.get(e.name)!;
+      if (t.dtype !== 'F32') throw bad(`tensor ${e.name} is ${t.dtype}; mask logits are F32.`, fileName);
       if (t.shape.length !== 2 || t.shape[0] !== e.shape[0] || t.shape[1] !== e.shape[1]) throw bad(`tensor ${e.name} has shape [${t.shape.join(', ')}]; the model needs [${e.shape.join(', ')}].`, fileName);
       const out = new Uint8Array(e.size);
       for (let i = 0; i < e.size; i++) {
@@ -219,23 +196,17 @@ export function importMask(bytes: Uint8Array, options: ImportOptions): ImportedM
     }
   } else {
     const shapes = parseJson(meta, 'shapes', fileName) as Record<string, unknown> | undefined;
-    const dataLength = bytes.byteLength - dataStart;
     for (const e of entries) {
       const shape = shapes?.[e.name];
       if (!Array.isArray(shape) || shape.length !== 2 || shape[0] !== e.shape[0] || shape[1] !== e.shape[1]) {
         throw bad(`metadata "shapes" gives ${previewValue(shape ?? null)} for ${e.name}; the model needs [${e.shape.join(', ')}].`, fileName);
       }
-      const entry = header[e.name] as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+      const t = tensors.get(e.name)!;
       const bytesNeeded = Math.ceil(e.size / 8);
-      const offsets = entry?.data_offsets as number[] | undefined;
-      if (entry?.dtype !== 'U8' || !Array.isArray(entry.shape) || entry.shape[0] !== bytesNeeded || !Array.isArray(offsets) || offsets.length !== 2) {
-        throw bad(`tensor ${e.name} must be U8 with shape [${bytesNeeded}] (bit-packed), got ${previewValue(entry)}.`, fileName);
+      if (t.dtype !== 'U8' || t.shape.length !== 1 || t.shape[0] !== bytesNeeded) {
+        throw bad(`tensor ${e.name} must be U8 with shape [${bytesNeeded}] (bit-packed), got ${t.dtype} [${t.shape.join(', ')}].`, fileName);
       }
-      const [begin, end] = offsets;
-      if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end - begin !== bytesNeeded || end > dataLength) {
-        throw bad(`tensor ${e.name} claims bytes ${previewValue(begin)}..${previewValue(end)} of a ${dataLength}-byte data section; the file is truncated or the header lies.`, fileName);
-      }
-      bits.set(e.name, unpackBits(bytes.subarray(dataStart + begin, dataStart + end), e.size));
+      bits.set(e.name, unpackBits(t.bytes!, e.size));
     }
   }
   const sortedLayers = entries.filter((_, i) => i % 4 === 0).map((e) => e.layer);

@@ -2,9 +2,11 @@
  * Weight masks of knowledge-critical subnetworks (methods.md §5.2, D7, appendix 7).
  *
  * One logit s per weight of `attn.c_attn`, `attn.c_proj`, `mlp.c_fc` and `mlp.c_proj` in the
- * masked layers (default: the upper half, ⌈n_layer/2⌉ layers). Sampling, as in the released code:
+ * masked layers (default: the upper half, ⌈n_layer/2⌉ layers). Sampling, as in the released code
+ * except that the logistic noise g comes from one counter-based uniform (see `logisticNoise`)
+ * rather than the code's −log(log u₁ / log u₀) of two:
  *
- *   u0, u1 ~ U(0,1);  g = −log( log(u1+ε) / log(u0+ε) + ε ),  ε = 1e−10   (logistic noise)
+ *   g ~ Logistic(0, 1)
  *   soft = σ((s + g)/τ)  (train)        soft = σ(s)  (eval, no noise)
  *   remaining view: soft := 1 − soft
  *   hard = 1[soft > 0.5];  forward value = hard, backward = d soft / d s      (straight-through)
@@ -23,7 +25,6 @@ import type { Gpt2Config } from '../model/config';
 import { MASKABLE_MATRICES, type MaskableMatrix } from '../model/weights';
 import type { Rng } from '../random';
 
-export const NOISE_EPSILON = 1e-10;
 export const DEFAULT_INIT_P = 0.45;
 
 export type MaskMode = 'train' | 'eval';
@@ -127,20 +128,55 @@ export function totalMaskSize(state: Pick<MaskState, 'entries'>): number {
   return state.entries.reduce((a, e) => a + e.size, 0);
 }
 
-/** `n` samples of the code's logistic noise from the seeded RNG, u0 drawn before u1 for each value. */
-export function logisticNoise(rng: Rng, n: number): Float32Array {
+/** A 32-bit integer hash (lowbias32): a bijection of [0, 2³²) with good avalanche. */
+function hash32(x: number): number {
+  x ^= x >>> 16;
+  x = Math.imul(x, 0x7feb352d);
+  x ^= x >>> 15;
+  x = Math.imul(x, 0x846ca68b);
+  return (x ^ (x >>> 16)) >>> 0;
+}
+
+/** Combines integers into one 32-bit noise key, e.g. (seed, step, pass, matrix). */
+export function noiseKey(...parts: number[]): number {
+  let key = 0x2545f491;
+  for (const p of parts) key = hash32((key ^ hash32(p >>> 0)) + 0x9e3779b9);
+  return key;
+}
+
+/**
+ * `n` uniforms in (0, 1) of the form (2k + 1)/2²⁴, k < 2²³, so u and 1 − u are exact in float32
+ * (the logistic tails stop at ±16.6, as the code's ε = 1e−10 stops them at ±23). Counter-based:
+ * value i depends only on (key, i), so any step's noise is recomputed without replaying the
+ * earlier ones (exact resume) and costs two integer hashes per value.
+ */
+export function noiseUniforms(key: number, n: number): Float32Array {
+  const k1 = hash32(key);
+  const k2 = hash32(k1 ^ 0x68e31da4);
   const out = new Float32Array(n);
-  for (let i = 0; i < n; i++) {
-    const u0 = rng();
-    const u1 = rng();
-    out[i] = -Math.log(Math.log(u1 + NOISE_EPSILON) / Math.log(u0 + NOISE_EPSILON) + NOISE_EPSILON);
-  }
+  for (let i = 0; i < n; i++) out[i] = ((hash32((hash32(i ^ k1) + k2) >>> 0) >>> 9) * 2 + 1) / 16777216;
   return out;
 }
 
-/** One noise tensor per masked matrix (in entry order). Caller disposes. */
-export function sampleNoise(state: MaskState, rng: Rng): Map<string, tf.Tensor> {
-  return new Map(state.entries.map((e) => [e.name, tf.tensor2d(logisticNoise(rng, e.size), e.shape)]));
+/**
+ * Logistic noise g = log u − log(1 − u) for one matrix, computed on the backend from
+ * `noiseUniforms(key)`. Same distribution as the code's −log(log u₁ / log u₀) (a difference of
+ * two Gumbels is logistic), from one uniform instead of two and without JS transcendentals.
+ */
+export function logisticNoise(key: number, shape: [number, number]): tf.Tensor2D {
+  return tf.tidy(() => {
+    const u = tf.tensor2d(noiseUniforms(key, shape[0] * shape[1]), shape);
+    return tf.sub(tf.log(u), tf.log(tf.sub(1, u))) as tf.Tensor2D;
+  });
+}
+
+/** A fresh key from a seeded RNG (for callers that hold an RNG rather than a key). */
+const keyFrom = (rng: Rng) => Math.floor(rng() * 4294967296);
+
+/** One noise tensor per masked matrix (in entry order), from `key` or a fresh key of `rng`. Caller disposes. */
+export function sampleNoise(state: MaskState, source: Rng | number): Map<string, tf.Tensor> {
+  const key = typeof source === 'number' ? source : keyFrom(source);
+  return new Map(state.entries.map((e, i) => [e.name, logisticNoise(noiseKey(key, i), e.shape)]));
 }
 
 /**
@@ -177,7 +213,9 @@ export function evalMask(logits: tf.Tensor, view: MaskView): tf.Tensor {
 export interface ForwardMaskOptions {
   mode: MaskMode;
   view: MaskView;
-  /** Train mode: noise is drawn from this RNG (one fresh sample per call)… */
+  /** Train mode: noise from this key (`noiseKey`; the same key gives the same sample)… */
+  noiseKey?: number;
+  /** …or from a fresh key drawn from this RNG (one new sample per call)… */
   rng?: Rng;
   /** …or taken from here (`sampleNoise`), e.g. to share one sample between several forward passes. */
   noise?: Map<string, tf.Tensor>;
@@ -190,7 +228,8 @@ export interface ForwardMaskOptions {
  */
 export function masksForForward(state: MaskState, options: ForwardMaskOptions): Record<string, tf.Tensor> {
   const masks: Record<string, tf.Tensor> = {};
-  for (const e of state.entries) {
+  const key = options.mode === 'train' && !options.noise ? (options.noiseKey ?? (options.rng ? keyFrom(options.rng) : undefined)) : undefined;
+  for (const [index, e] of state.entries.entries()) {
     const s = state.logits.get(e.name);
     if (!s) throw new FactlabError('mask-disposed', `The mask logits of ${e.name} are gone (the mask state was disposed).`);
     if (options.mode === 'eval') {
@@ -198,8 +237,8 @@ export function masksForForward(state: MaskState, options: ForwardMaskOptions): 
       continue;
     }
     const given = options.noise?.get(e.name);
-    if (!given && !options.rng) throw new FactlabError('bad-mask-settings', 'Train-mode masks need an RNG or pre-sampled noise.');
-    const noise = given ?? tf.tensor2d(logisticNoise(options.rng!, e.size), e.shape);
+    if (!given && key === undefined) throw new FactlabError('bad-mask-settings', 'Train-mode masks need a noise key, an RNG or pre-sampled noise.');
+    const noise = given ?? logisticNoise(noiseKey(key!, index), e.shape);
     masks[e.name] = straightThroughMask(s, noise, state.temperature, options.view);
     if (!given) noise.dispose(); // the custom gradient keeps only σ(z), not the noise
   }
@@ -210,10 +249,13 @@ export function disposeMasks(masks: Record<string, tf.Tensor>): void {
   for (const t of Object.values(masks)) t.dispose();
 }
 
+/** Row sums, then their sum: one float32 running sum over a 768 × 3072 matrix is off by ~2% on wasm. */
+const sumOfMatrix = (m: tf.Tensor): tf.Scalar => tf.sum(tf.sum(m, 1));
+
 /** Mean σ(s) over all mask logits: the expected subnetwork density (the sparsity regularizer). */
 export function expectedDensity(state: MaskState): tf.Scalar {
   return tf.tidy(() => {
-    const sums = state.entries.map((e) => tf.sum(tf.sigmoid(state.logits.get(e.name)!)));
+    const sums = state.entries.map((e) => sumOfMatrix(tf.sigmoid(state.logits.get(e.name)!)));
     return tf.div(sums.length === 1 ? sums[0] : tf.addN(sums), totalMaskSize(state)) as tf.Scalar;
   });
 }
@@ -232,7 +274,7 @@ export async function addDensityGradient(state: MaskState, scale: number, into: 
     const [sum, grad] = tf.tidy(() => {
       const sig = tf.sigmoid(s);
       const g = tf.mul(tf.mul(sig, tf.sub(1, sig)), scale / n);
-      return [tf.sum(sig) as tf.Scalar, before ? tf.add(before, g) : g];
+      return [sumOfMatrix(sig), before ? tf.add(before, g) : g];
     });
     before?.dispose();
     into.set(e.name, grad);

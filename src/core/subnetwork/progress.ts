@@ -3,6 +3,7 @@
  * emits, and the controller that pauses, resumes or stops it from outside.
  */
 import type { MaskState } from './mask';
+import type { SubnetTrainer } from './trainer';
 import type { KgScore } from './metrics';
 
 export interface StepLosses {
@@ -75,8 +76,11 @@ export class SubnetController {
 
 export interface TrainCallbacks {
   onProgress?: (event: SubnetProgress) => void;
-  /** Every `checkpointEvery` steps; awaited. Export with `exportMaskLogits(state, …)`. */
-  onCheckpoint?: (checkpoint: { step: number; sparsity: number; state: MaskState }) => void | Promise<void>;
+  /**
+   * Every `checkpointEvery` steps, and once more when a run is stopped; awaited. Export with
+   * `exportMaskLogits(state, …)`; `trainer.exportMoments()` gives what an exact resume needs.
+   */
+  onCheckpoint?: (checkpoint: { step: number; sparsity: number; state: MaskState; trainer: SubnetTrainer }) => void | Promise<void>;
   controller?: SubnetController;
   /** Aborting throws CancelledError (the mask state is disposed); `controller.stop()` ends gracefully. */
   signal?: AbortSignal;

@@ -12,10 +12,10 @@
 import * as tf from '@tensorflow/tfjs';
 import { FactlabError, throwIfAborted } from '../errors';
 import type { Gpt2Weights } from '../model/weights';
-import { makeRng, type Rng } from '../random';
+import { makeRng } from '../random';
 import { BatchCycler, hiddenRows, kgBatch, klRowIndices, lmBlocks, padBatch, type KgItem } from './data';
 import { disposeReference, headOf, klLoss, referenceFromHidden, uniformReference, type KlReference, type VocabHead } from './losses';
-import { addDensityGradient, createMaskState, masksForForward, maskSparsity, sampleNoise, type MaskState } from './mask';
+import { addDensityGradient, createMaskState, masksForForward, maskSparsity, noiseKey, sampleNoise, type MaskState } from './mask';
 import { kgScores, type KgScore } from './metrics';
 import type { EvalRecord, StepRecord, TrainCallbacks } from './progress';
 import { deviationsOf, lambdaRegAt, learningRateAt, resolvedLayers, resolveSettings, type Deviation, type SubnetOptions, type SubnetSettings } from './settings';
@@ -31,8 +31,17 @@ export interface SubnetData {
   controlLmTokens?: number[];
 }
 
+/** Where an interrupted run stopped: its step and Adam moments (`SubnetTrainer.exportMoments`). */
+export interface ResumePoint {
+  step: number;
+  /** Without them Adam restarts from zero moments (recorded as a deviation). */
+  moments?: Map<string, { m: Float32Array; v: Float32Array }>;
+}
+
 export interface SubnetTrainResult {
   status: 'completed' | 'stopped';
+  /** The step this run continued from (absent for a fresh run). */
+  resumedFrom?: number;
   modelId?: string;
   settings: SubnetSettings;
   layers: number[];
@@ -60,7 +69,8 @@ export class SubnetTrainer {
   readonly controlEval: KgItem[];
   stepsDone = 0;
   private readonly head: VocabHead;
-  private readonly noiseRng: Rng;
+  /** Forward passes with masks in the current step: each gets its own noise key (seed, step, pass). */
+  private passes = 0;
   private readonly kgCycler: BatchCycler<KgItem> | null;
   private readonly lmCycler: BatchCycler<number[]> | null;
   private readonly moments: Map<string, { m: tf.Variable; v: tf.Variable }> = new Map();
@@ -80,7 +90,6 @@ export class SubnetTrainer {
     if (state && state.layers.join() !== layers.join()) throw new FactlabError('bad-mask-layers', `The given mask state covers layers [${state.layers.join(', ')}], the settings ask for [${layers.join(', ')}].`);
     this.state = state ?? createMaskState(config, { layers, initP: s.initP, temperature: s.temperature });
     this.head = headOf(weights);
-    this.noiseRng = makeRng(s.seed);
     this.kgCycler = data.controlKg.length ? new BatchCycler(data.controlKg, s.controlKgBatch, makeRng(derivedSeed(s.seed, 1))) : null;
     this.lmBlocks = data.controlLmTokens ? lmBlocks(data.controlLmTokens, s.controlLmBlock, s.controlLmMaxBlocks) : [];
     if (data.controlLmTokens && this.lmBlocks.length === 0) throw new FactlabError('bad-subnet-data', `The ControlLM text has ${data.controlLmTokens.length} tokens, fewer than one ${s.controlLmBlock}-token block.`);
@@ -99,7 +108,7 @@ export class SubnetTrainer {
   }
 
   private masks(noise?: Map<string, tf.Tensor>): Record<string, tf.Tensor> {
-    return masksForForward(this.state, { mode: 'train', view: 'remaining', rng: this.noiseRng, noise });
+    return masksForForward(this.state, { mode: 'train', view: 'remaining', noiseKey: noiseKey(this.settings.seed, this.stepsDone, this.passes++), noise });
   }
 
   /** Gradient of one weighted term w.r.t. the logits, added into `into`; returns the term's value. */
@@ -150,7 +159,8 @@ export class SubnetTrainer {
     const lr = learningRateAt(t, s);
     const lambdaReg = lambdaRegAt(t, s);
     const grads = new Map<string, tf.Tensor>();
-    const noise = s.noise === 'per-step' ? sampleNoise(this.state, this.noiseRng) : undefined;
+    this.passes = 0;
+    const noise = s.noise === 'per-step' ? sampleNoise(this.state, noiseKey(s.seed, t)) : undefined;
     try {
       const suppress = await this.kgTerm(grads, this.data.target, 'uniform', s.lambdas.suppress, noise);
       const controlKg = this.kgCycler ? await this.kgTerm(grads, this.kgCycler.next(), 'full', s.lambdas.controlKg, noise) : null;
@@ -196,6 +206,42 @@ export class SubnetTrainer {
     }
   }
 
+  /**
+   * Continues a run from `point` (the mask state holds its logits): the schedules go on from its
+   * step, the data streams skip the batches already drawn, and the noise is keyed by step, so the
+   * continuation equals the uninterrupted run when the moments are given.
+   */
+  restore(point: ResumePoint): void {
+    const s = this.settings;
+    if (!Number.isInteger(point.step) || point.step < 0 || point.step > s.steps) throw new FactlabError('bad-resume', `Cannot resume at step ${point.step} of a ${s.steps}-step run.`);
+    for (let t = 0; t < point.step; t++) {
+      this.kgCycler?.next();
+      if (this.lmCycler && s.lambdas.controlLm !== 0) this.lmCycler.next();
+    }
+    this.stepsDone = point.step;
+    if (!point.moments) {
+      this.deviations.push({ setting: 'resumedAdamMoments', value: 'zero', default: 'restored' });
+      return;
+    }
+    for (const [name, { m, v }] of this.moments) {
+      const saved = point.moments.get(name);
+      const size = this.state.logits.get(name)!.size;
+      if (!saved || saved.m.length !== size || saved.v.length !== size) throw new FactlabError('bad-resume', `The saved optimizer state has no ${size} moments for ${name}.`);
+      const shape = m.shape as [number, number];
+      tf.tidy(() => {
+        m.assign(tf.tensor2d(saved.m, shape));
+        v.assign(tf.tensor2d(saved.v, shape));
+      });
+    }
+  }
+
+  /** The Adam moments, for a checkpoint an interrupted run can resume from exactly. */
+  async exportMoments(): Promise<Map<string, { m: Float32Array; v: Float32Array }>> {
+    const out = new Map<string, { m: Float32Array; v: Float32Array }>();
+    for (const [name, { m, v }] of this.moments) out.set(name, { m: (await m.data()) as Float32Array, v: (await v.data()) as Float32Array });
+    return out;
+  }
+
   /** Frees the Adam moments, and the mask state too unless `keepState`. */
   dispose(keepState = true): void {
     for (const { m, v } of this.moments.values()) {
@@ -216,12 +262,13 @@ const nextTick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 export async function trainSubnetwork(
   weights: Gpt2Weights,
   data: SubnetData,
-  options: SubnetOptions & { modelId?: string; state?: MaskState } = {},
+  options: SubnetOptions & { modelId?: string; state?: MaskState; resume?: ResumePoint } = {},
   callbacks: TrainCallbacks = {},
 ): Promise<{ result: SubnetTrainResult; state: MaskState }> {
   const started = Date.now();
-  const { modelId, state, ...settings } = options;
+  const { modelId, state, resume, ...settings } = options;
   const trainer = new SubnetTrainer(weights, data, settings, state);
+  if (resume) trainer.restore(resume);
   const s = trainer.settings;
   const curve: StepRecord[] = [];
   const evals: EvalRecord[] = [];
@@ -253,14 +300,15 @@ export async function trainSubnetwork(
       const step = trainer.stepsDone;
       if (step % s.evalEvery === 0 || step === s.steps) await evaluate();
       if (callbacks.onCheckpoint && step % s.checkpointEvery === 0) {
-        await callbacks.onCheckpoint({ step, sparsity: record.sparsity, state: trainer.state });
+        await callbacks.onCheckpoint({ step, sparsity: record.sparsity, state: trainer.state, trainer });
         onProgress?.({ kind: 'checkpoint', step });
       }
       await nextTick(); // let pause/stop/cancel messages in
     }
     if (status === 'stopped' && evals[evals.length - 1]?.step !== trainer.stepsDone) await evaluate();
+    if (status === 'stopped' && callbacks.onCheckpoint && trainer.stepsDone % s.checkpointEvery !== 0) await callbacks.onCheckpoint({ step: trainer.stepsDone, sparsity: (await maskSparsity(trainer.state)).sparsity, state: trainer.state, trainer });
     const result: SubnetTrainResult = {
-      status, modelId, settings: s, layers: [...trainer.state.layers], deviations: trainer.deviations, seed: s.seed, steps: trainer.stepsDone,
+      status, modelId, resumedFrom: resume?.step, settings: s, layers: [...trainer.state.layers], deviations: trainer.deviations, seed: s.seed, steps: trainer.stepsDone,
       data: { target: data.target.length, controlKg: data.controlKg.length, controlKgEval: trainer.controlEval.length, controlLmBlocks: trainer.lmBlocks.length },
       curve, evals, full, sparsity: await maskSparsity(trainer.state), seconds: (Date.now() - started) / 1000,
     };
