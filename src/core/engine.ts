@@ -14,6 +14,7 @@ import type { ModelSource } from './hub/source';
 import { parseGpt2Config, type Gpt2Config } from './model/config';
 import { forward } from './model/gpt2';
 import { disposeWeights, gpt2WeightsFromTensors, type Gpt2Weights } from './model/weights';
+import { SubnetSession } from './subnetwork/session';
 import { ByteLevelBpe } from './tokenizers/bpe';
 import type { Tokenizer } from './tokenizers/types';
 
@@ -70,11 +71,16 @@ export interface PredictResult {
 }
 
 export class Engine {
+  /** The knowledge-critical subnetwork mask; while it is removed, every forward pass runs on the remaining model. */
+  readonly subnet: SubnetSession;
+
   private constructor(
     readonly info: ModelInfo,
     readonly weights: Gpt2Weights,
     readonly tokenizer: Tokenizer,
-  ) {}
+  ) {
+    this.subnet = new SubnetSession(weights, tokenizer, info.id);
+  }
 
   static async load(source: ModelSource, options: LoadOptions = {}): Promise<Engine> {
     return Engine.fromCheckpoint(await loadCheckpointFiles(source, options));
@@ -95,8 +101,8 @@ export class Engine {
 
   private edits: Edit[] = [];
   private overrides: Record<string, tf.Tensor> = {};
-
   dispose(): void {
+    this.subnet.dispose();
     disposeOverrides(this.overrides);
     disposeWeights(this.weights);
   }
@@ -156,8 +162,9 @@ export class Engine {
     const items = request.items.map((i) => this.encodeFact(i.prompt, i.target));
     const site = request.site ?? 'post';
     const hooksFor = (scale: number) => (positions: number[][]) => (request.neurons.length ? scaleNeuronsHooks(request.neurons, scale, positions, site) : undefined);
-    const before = await answerProbs(this.weights, items, { overrides: this.overrides });
-    const after = await answerProbs(this.weights, items, { overrides: this.overrides, hooksFor: hooksFor(request.scale) });
+    const masks = this.subnet.forwardMasks();
+    const before = await answerProbs(this.weights, items, { overrides: this.overrides, masks });
+    const after = await answerProbs(this.weights, items, { overrides: this.overrides, masks, hooksFor: hooksFor(request.scale) });
     return before.map((b, i) => ({ before: b, after: after[i] }));
   }
 
@@ -239,7 +246,7 @@ export class Engine {
     // One teacher-forced pass scores the target and gives the next-token distribution.
     const sequence = target ? [...promptIds, ...target.ids.slice(0, -1)] : promptIds;
     const rows = tf.tidy(() => {
-      const logits = forward(this.weights, tf.tensor2d([sequence], [1, sequence.length], 'int32'), { overrides: this.overrides });
+      const logits = forward(this.weights, tf.tensor2d([sequence], [1, sequence.length], 'int32'), { overrides: this.overrides, masks: this.subnet.forwardMasks() });
       const rowCount = sequence.length - promptIds.length + 1;
       const vocab = this.info.config.vocabSize;
       return logits.slice([0, promptIds.length - 1, 0], [1, rowCount, vocab]).reshape([rowCount, vocab]) as tf.Tensor2D;

@@ -10,6 +10,12 @@ import type { FactNeuronsResult, NeuronMethod } from '../core/knowledge/neurons'
 import type { AnswerProb } from '../core/knowledge/patching';
 import type { Neuron, RefineSettings } from '../core/knowledge/refine';
 import type { FileLike, ModelSource } from '../core/hub/source';
+import type { MaskEncoding } from '../core/subnetwork/mask-io';
+import type { SubnetEvaluation } from '../core/subnetwork/metrics';
+import type { SubnetProgress } from '../core/subnetwork/progress';
+import type { SubnetFacts, SubnetStatus } from '../core/subnetwork/session';
+import type { SubnetOptions } from '../core/subnetwork/settings';
+import type { SubnetTrainResult } from '../core/subnetwork/trainer';
 
 export interface Progress {
   /** 0…1 over the whole operation. */
@@ -20,6 +26,8 @@ export interface Progress {
   etaSeconds?: number;
   /** `attribute` only: a layer's finished result, streamed as soon as it is complete. */
   layer?: LayerAttribution;
+  /** `subnetTrain` only: each training step, evaluation, pause or resume as it happens. */
+  subnet?: SubnetProgress;
 }
 
 export interface CachedModel {
@@ -46,6 +54,17 @@ export interface EngineApi {
   /** Reverts one edit (by id) or all of them. */
   revertEdit: [{ id?: string }, EditSummary[]];
   listEdits: [Record<string, never>, EditSummary[]];
+  /** Trains a knowledge-critical subnetwork mask (it replaces the current one); steps stream as progress with `subnet`. */
+  subnetTrain: [{ facts: SubnetFacts; options?: SubnetOptions }, SubnetTrainResult];
+  /** Pauses, resumes or stops the running training (answered at once, not queued behind it). */
+  subnetControl: [{ action: 'pause' | 'resume' | 'stop' }, SubnetStatus];
+  /** ΔPPL of the remaining model on target and control facts, with the random-mask baseline. */
+  subnetEvaluate: [{ facts: SubnetFacts }, SubnetEvaluation];
+  /** Removes the subnetwork from the model (predictions and interventions then use the remaining model), or restores it. */
+  subnetRemove: [{ removed: boolean }, SubnetStatus];
+  subnetStatus: [Record<string, never>, SubnetStatus];
+  subnetExport: [{ encoding: MaskEncoding }, { bytes: Uint8Array }];
+  subnetImport: [{ bytes: Uint8Array; fileName?: string }, SubnetStatus];
   listCache: [Record<string, never>, CachedModel[]];
   clearCache: [{ id?: string }, { cleared: number }];
 }

@@ -138,6 +138,28 @@ const handlers: { [M in Method]: Handler<M> } = {
   revertEdit: (args, { signal }) => withEngine(signal, 'revert', (e) => e.revertEdit(args.id)),
   listEdits: async () => engine?.listEdits() ?? [],
 
+  subnetTrain: (args, { signal, progress }) =>
+    withEngine(signal, 'subnetwork training', (e) => {
+      let fraction = 0;
+      return e.subnet.train(args.facts, { profile: 'browser', ...args.options }, {
+        signal,
+        onProgress: (event) => {
+          if (event.kind === 'step') fraction = event.record.step / event.steps;
+          progress({ fraction, stage: event.kind, subnet: event });
+        },
+      });
+    }),
+  // Not queued: it must reach a training that holds the queue.
+  subnetControl: async (args) => {
+    if (!engine) throw new FactlabError('no-model', 'No model is loaded yet: load one first.');
+    return engine.subnet.control(args.action);
+  },
+  subnetEvaluate: (args, { signal }) => withEngine(signal, 'subnetwork evaluation', (e) => e.subnet.evaluate(args.facts, { signal })),
+  subnetRemove: (args, { signal }) => withEngine(signal, 'subnetwork removal', async (e) => (args.removed ? e.subnet.remove() : e.subnet.restore())),
+  subnetStatus: async () => engine?.subnet.status() ?? { mask: null, removed: false, training: 'idle' },
+  subnetExport: (args, { signal }) => withEngine(signal, 'mask export', async (e) => ({ bytes: await e.subnet.exportMask(args.encoding) })),
+  subnetImport: (args, { signal }) => withEngine(signal, 'mask import', async (e) => e.subnet.importMask(args.bytes, args.fileName)),
+
   listCache: async () =>
     (await listCachedModels()).map((m) => ({ id: m.sourceId, files: m.files.map(({ name, bytes }) => ({ name, bytes })), totalBytes: m.totalBytes })),
 

@@ -16,7 +16,7 @@ import { BYTE_TO_UNICODE } from '../../src/core/tokenizers/bpe';
 import { makeRandomCheckpoint, smallConfig } from '../../scripts/lib/random-checkpoint';
 
 /** A byte-level tokenizer with a few merges and a random model of matching vocabulary. */
-function tinyCheckpointFiles(): FileLike[] {
+export function tinyCheckpointFiles(): FileLike[] {
   const vocab: Record<string, number> = Object.fromEntries(BYTE_TO_UNICODE.map((ch, i) => [ch, i]));
   const merges = ['Ġ c', 'Ġc a', 'Ġca p', 'Ġ P', 'ĠP a', 'ĠPa r', 'ĠPar i', 'ĠPari s', 'Ġ i', 'Ġi s'];
   for (const m of merges) vocab[m.replace(' ', '')] = Object.keys(vocab).length;
