@@ -9,6 +9,7 @@ import { LinkBanner } from './components/LinkBanner';
 import { ModelPicker } from './components/ModelPicker';
 import { NeuronInspector } from './components/NeuronInspector';
 import { NeuronMapPanel } from './components/NeuronMapPanel';
+import { SubnetworkPanel } from './components/SubnetworkPanel';
 import { NeuronSearch } from './components/NeuronSearch';
 import { ShareBar } from './components/ShareBar';
 import { useFacts } from './facts-store';
@@ -61,6 +62,7 @@ export function App() {
           <BeforeAfter />
         </div>
         <EditsPanel />
+        <SubnetworkPanel />
       </main>
     </div>
   );
