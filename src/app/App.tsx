@@ -9,6 +9,7 @@ import { LinkBanner } from './components/LinkBanner';
 import { ModelPicker } from './components/ModelPicker';
 import { NeuronInspector } from './components/NeuronInspector';
 import { NeuronMapPanel } from './components/NeuronMapPanel';
+import { DegeneracyPanel } from './components/DegeneracyPanel';
 import { SubnetworkPanel } from './components/SubnetworkPanel';
 import { NeuronSearch } from './components/NeuronSearch';
 import { ShareBar } from './components/ShareBar';
@@ -62,6 +63,7 @@ export function App() {
           <BeforeAfter />
         </div>
         <EditsPanel />
+        <DegeneracyPanel />
         <SubnetworkPanel />
       </main>
     </div>

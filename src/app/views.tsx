@@ -8,6 +8,7 @@ import { EditsPanel } from './components/EditsPanel';
 import { FactPanel } from './components/FactPanel';
 import { NeuronInspector } from './components/NeuronInspector';
 import { NeuronMapPanel } from './components/NeuronMapPanel';
+import { DegeneracyPanel } from './components/DegeneracyPanel';
 import { SubnetworkPanel } from './components/SubnetworkPanel';
 import type { ViewId } from './permalink';
 
@@ -24,5 +25,6 @@ export const LAB_VIEWS: Partial<Record<ViewId, LabView>> = {
   inspector: { label: 'Neuron inspector', selector: '[data-testid="inspector"]', Component: NeuronInspector },
   'before-after': { label: 'Before / after', selector: '[data-testid="before-after"]', Component: BeforeAfter },
   edits: { label: 'Edits', selector: '[data-testid="edits"]', Component: EditsPanel },
+  degeneracy: { label: 'Degeneracy', selector: '[data-testid="degeneracy"]', Component: DegeneracyPanel },
   subnetwork: { label: 'Subnetwork', selector: '[data-testid="subnetwork"]', Component: SubnetworkPanel },
 };

@@ -14,6 +14,8 @@ import type { ModelSource } from './hub/source';
 import { parseGpt2Config, type Gpt2Config } from './model/config';
 import { forward } from './model/gpt2';
 import { disposeWeights, gpt2WeightsFromTensors, type Gpt2Weights } from './model/weights';
+import { findDegenerateNeurons, type DknCallbacks, type DknResult } from './degeneracy/dkn';
+import type { DknOptions } from './degeneracy/settings';
 import { SubnetSession } from './subnetwork/session';
 import { ByteLevelBpe } from './tokenizers/bpe';
 import type { Tokenizer } from './tokenizers/types';
@@ -153,6 +155,13 @@ export class Engine {
     if (request.prompts.length === 0) throw new FactlabError('bad-facts', 'Give at least one prompt.');
     const items = request.prompts.map((p) => this.encodeFact(p, request.target));
     return factNeurons(this.weights, { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds }, { method: request.method, attribution: request.attribution, refine: request.refine ?? REFINE_PRESETS.project }, callbacks);
+  }
+
+  /** Degenerate knowledge neurons of one fact from its prompts (methods.md §4): clusters, filter, subset drops, controls. */
+  degeneracy(request: { prompts: string[]; target: string; options?: DknOptions }, callbacks: DknCallbacks = {}): Promise<DknResult> {
+    if (request.prompts.length === 0) throw new FactlabError('bad-facts', 'Give at least one prompt.');
+    const items = request.prompts.map((p) => this.encodeFact(p, request.target));
+    return findDegenerateNeurons(this.weights, { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds }, request.options ?? {}, callbacks);
   }
 
   /** Probabilities before and after scaling neurons (×0 suppress, ×2 amplify), with the active edits in both. */

@@ -10,6 +10,8 @@ import type { FactNeuronsResult, NeuronMethod } from '../core/knowledge/neurons'
 import type { AnswerProb } from '../core/knowledge/patching';
 import type { Neuron, RefineSettings } from '../core/knowledge/refine';
 import type { FileLike, ModelSource } from '../core/hub/source';
+import type { DknResult } from '../core/degeneracy/dkn';
+import type { DknOptions } from '../core/degeneracy/settings';
 import type { MaskEncoding } from '../core/subnetwork/mask-io';
 import type { SubnetEvaluation } from '../core/subnetwork/metrics';
 import type { SubnetProgress } from '../core/subnetwork/progress';
@@ -45,6 +47,8 @@ export interface EngineApi {
   attribute: [{ prompt: string; target: string; settings?: Partial<AttributionSettings> }, AttributionResult & { tokens: TokenView[] }];
   /** A fact's refined knowledge neurons from its paraphrase prompts. */
   factNeurons: [{ prompts: string[]; target: string; method?: NeuronMethod; attribution?: Partial<AttributionSettings>; refine?: RefineSettings }, FactNeuronsResult];
+  /** Degenerate knowledge neurons of a fact: clusters, functional filter, subset-vs-all drops and random controls. */
+  degeneracy: [{ prompts: string[]; target: string; options?: DknOptions }, DknResult];
   /** Probabilities before/after scaling neurons, under the active edits. */
   intervene: [{ items: Array<{ prompt: string; target: string }>; neurons: Neuron[]; scale: number; site?: NeuronSite }, Array<{ before: AnswerProb; after: AnswerProb }>];
   /** A neuron's value vector projected on the vocabulary. */

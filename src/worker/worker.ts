@@ -131,6 +131,10 @@ const handlers: { [M in Method]: Handler<M> } = {
     withEngine(signal, 'knowledge-neuron search', (e) =>
       e.factNeurons(args, { signal, onProgress: (p) => progress({ fraction: p.fraction, stage: p.stage, etaSeconds: p.etaSeconds }) })),
 
+  degeneracy: (args, { signal, progress }) =>
+    withEngine(signal, 'degenerate-neuron search', (e) =>
+      e.degeneracy(args, { signal, onProgress: (p) => progress({ fraction: p.fraction, stage: p.stage, etaSeconds: p.etaSeconds }) })),
+
   intervene: (args, { signal }) => withEngine(signal, 'intervention', (e) => e.intervene(args)),
   neuronInfo: (args, { signal }) => withEngine(signal, 'neuron inspection', (e) => e.neuronInfo(args.neuron, args.top)),
   editFact: (args, { signal }) => withEngine(signal, 'edit', (e) => e.editFact(args)),
