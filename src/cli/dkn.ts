@@ -4,7 +4,7 @@ import { findDegenerateNeurons, type DknResult } from '../core/degeneracy/dkn';
 import { BASELINES, DKN_PRESETS, resolveDknSettings, type BaselineName, type DknOptions, type DknPreset } from '../core/degeneracy/settings';
 import { summarizeDknResults } from '../core/degeneracy/summary';
 import { loadFactSetFile, selectFacts } from './facts-file';
-import { loadEngine, parseCommandArgs, parsePositiveInt, printJson } from './common';
+import { loadEngine, parseCommandArgs, parseLayerRange, parsePositiveInt, printJson } from './common';
 import { factItems } from './fact-items';
 
 function fraction(text: string | undefined, flag: string): number | undefined {
@@ -61,17 +61,19 @@ export async function runDkn(argv: string[]): Promise<number> {
     {
       model: { type: 'string' }, facts: { type: 'string' }, ids: { type: 'string' }, split: { type: 'string' }, steps: { type: 'string' }, preset: { type: 'string' },
       prompts: { type: 'string' }, t: { type: 'string' }, 'joint-drop-min': { type: 'string' }, 'max-span': { type: 'string' }, baselines: { type: 'string' }, seed: { type: 'string' },
-      'no-controls': { type: 'boolean' },
+      layers: { type: 'string' }, 'no-controls': { type: 'boolean' },
     },
     'dkn',
   );
   const options = dknOptions(args);
-  const settings = resolveDknSettings(options);
+  resolveDknSettings(options); // bad settings are reported before the model loads
   const maxPrompts = parsePositiveInt(args.prompts, '--prompts', 1000, 1000);
   const set = loadFactSetFile(args.facts);
   const facts = selectFacts(set, args.ids);
   const engine = await loadEngine(args.model, args.backend);
   try {
+    if (typeof args.layers === 'string') options.layers = parseLayerRange(args.layers, engine.info.config.nLayer);
+    const settings = resolveDknSettings(options);
     const perFact = [];
     for (const [k, fact] of facts.entries()) {
       const items = factItems(engine, set, fact, args.split).slice(0, maxPrompts);

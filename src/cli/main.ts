@@ -33,7 +33,7 @@ commands:
   dkn       degenerate knowledge neurons of facts: clusters, functional filter, subset drops, verdict
             --model M --facts FILE|default [--ids ID,…] [--preset project|dkn-code] [--steps 20] [--prompts N]
             [--t 0.2] [--joint-drop-min 0.3] [--max-span 3] [--baselines pairwise,hierarchical,dbscan,kmeans]
-            [--seed 42] [--no-controls] [--split all|train|heldout] [--json]
+            [--layers A-B] [--seed 42] [--no-controls] [--split all|train|heldout] [--json]
 ${SUBNET_USAGE}
 Errors print one line on stderr and exit non-zero; FACTLAB_DEBUG=1 adds the stack.
 `;
