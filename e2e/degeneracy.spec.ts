@@ -34,4 +34,13 @@ test('find degenerate neurons of a library fact and suppress a cluster', async (
   await expect(table).toBeVisible({ timeout: 30_000 });
   await expect(table.locator('tbody tr')).toHaveCount(7);
   await testInfo.attach('degeneracy', { body: await view.screenshot(), contentType: 'image/png' });
+
+  // The address now holds the search: a fresh page recomputes the same clusters.
+  await expect.poll(() => page.url(), { timeout: 10_000 }).toMatch(/#v1\./);
+  const reader = await page.context().newPage();
+  await reader.goto(page.url());
+  const restored = reader.getByTestId('dkn-result');
+  await expect(restored).toBeVisible({ timeout: 90_000 });
+  await expect(restored).toHaveAttribute('data-clusters', String(clusters));
+  await expect(reader.getByTestId('dkn-from')).toHaveValue('1');
 });

@@ -46,6 +46,14 @@ describe('permalink codec', () => {
     expect(decodeLink(`#${fragment}`)).toEqual(example);
   });
 
+  it('carries the degeneracy and subnetwork settings, checked like every other field', () => {
+    const withViews: LabLink = { ...example, view: 'subnetwork', degeneracy: { fromLayer: 1, ran: true }, subnetwork: { relation: 'currency_of', query: 'euro', steps: 200, seed: 1318 } };
+    expect(decodeLink(encodeLink(withViews))).toEqual(withViews);
+    expect(() => decodeLink(rawFragment({ ...withViews, degeneracy: { fromLayer: -1, ran: true } }))).toThrow(/first degeneracy layer/);
+    expect(() => decodeLink(rawFragment({ ...withViews, subnetwork: { ...withViews.subnetwork!, steps: 0 } }))).toThrow(/subnetwork steps/);
+    expect(() => decodeLink(rawFragment({ ...withViews, subnetwork: { ...withViews.subnetwork!, query: '<script>' .repeat(100) } }))).toThrow(/subnetwork filter is longer/);
+  });
+
   it('says what is wrong with malformed, foreign, oversized and newer links', () => {
     expect(() => decodeLink('hello')).toThrow(/does not start with "v1\."/);
     expect(() => decodeLink('v1.@@@@')).toThrow(/character "@"/);

@@ -8,10 +8,12 @@ import { create } from 'zustand';
 import { FactlabError } from '../core/errors';
 import { parseModelSource, describeSource } from '../core/hub/source';
 import { currentPrompts, useFacts } from './facts-store';
+import { useDkn } from './dkn-store';
 import { useIntervention } from './intervention-store';
 import { useNeurons } from './neuron-store';
 import { decodeLink, encodeLink, fragmentOf, validateLink, type LabLink, type ViewId } from './permalink';
 import { toUiError, useLab, type UiError } from './store';
+import { useSubnet } from './subnet-store';
 import { LAB_VIEWS } from './views';
 
 const STORAGE_KEY = 'factlab:lab-state';
@@ -64,6 +66,10 @@ export function captureLink(view: ViewId): LabLink {
     view,
   };
   if (kn.selected) link.selected = [kn.selected[0], kn.selected[1]];
+  const dkn = useDkn.getState();
+  if (dkn.result || dkn.fromLayer > 0) link.degeneracy = { fromLayer: dkn.fromLayer, ran: !!dkn.result };
+  const subnet = useSubnet.getState();
+  link.subnetwork = { relation: subnet.targetRelation, query: subnet.targetQuery, steps: subnet.steps, seed: subnet.seed };
   return link;
 }
 
@@ -158,6 +164,19 @@ export const useLink = create<LinkState>()((set, get) => {
         }
       }
       useIntervention.getState().schedule(0);
+      if (link.subnetwork) {
+        const { relation, query, steps, seed } = link.subnetwork;
+        useSubnet.getState().setTarget({ targetRelation: relation, targetQuery: query, steps, seed });
+      }
+      if (link.degeneracy) {
+        useDkn.getState().setFromLayer(link.degeneracy.fromLayer);
+        if (link.degeneracy.ran) {
+          set({ restoreStage: 'finding the degenerate neurons' });
+          await useDkn.getState().run();
+          const error = useDkn.getState().error;
+          if (error) throw new FactlabError(error.code, error.message);
+        }
+      }
       set({ status: 'restored', view: link.view, restoreStage: undefined, verification: expected ? verify(expected) : undefined });
       scrollToView(link.view);
     } catch (err) {
@@ -306,7 +325,7 @@ export function persistLabState(): () => void {
       window.history.replaceState(window.history.state, '', url);
     }, PERSIST_DEBOUNCE_MS);
   };
-  const stops = [useLab.subscribe(save), useFacts.subscribe(save), useNeurons.subscribe(save), useIntervention.subscribe(save), useLink.subscribe(save)];
+  const stops = [useLab.subscribe(save), useFacts.subscribe(save), useNeurons.subscribe(save), useIntervention.subscribe(save), useDkn.subscribe(save), useSubnet.subscribe(save), useLink.subscribe(save)];
   return () => {
     if (timer !== undefined) clearTimeout(timer);
     stops.forEach((stop) => stop());

@@ -67,6 +67,10 @@ export interface LabLink {
   /** Weight edits in the order they were applied. */
   edits: EditRecipe[];
   view: ViewId;
+  /** The degeneracy search: first layer searched, and whether it had run (then it is recomputed). */
+  degeneracy?: { fromLayer: number; ran: boolean };
+  /** The subnetwork selection and settings (training is not replayed: the reader starts it). */
+  subnetwork?: { relation: string; query: string; steps: number; seed: number };
 }
 
 function bad(message: string): FactlabError {
@@ -272,5 +276,16 @@ export function validateLink(value: unknown): LabLink {
     view: oneOf(o.view, 'the view', VIEWS),
   };
   if (selected) link.selected = selected;
+  const degeneracy = optional(o, 'degeneracy', (x) => object(x, 'the degeneracy search'));
+  if (degeneracy) link.degeneracy = { fromLayer: number(degeneracy.fromLayer, 'the first degeneracy layer', 0, 10_000, true), ran: boolean(degeneracy.ran, 'the degeneracy search ran') };
+  const subnetwork = optional(o, 'subnetwork', (x) => object(x, 'the subnetwork settings'));
+  if (subnetwork) {
+    link.subnetwork = {
+      relation: text(subnetwork.relation, 'the subnetwork relation', 200),
+      query: text(subnetwork.query, 'the subnetwork filter', 200),
+      steps: number(subnetwork.steps, 'the subnetwork steps', 1, 40_000, true),
+      seed: number(subnetwork.seed, 'the subnetwork seed', -(2 ** 31), 2 ** 31, true),
+    };
+  }
   return link;
 }
