@@ -134,6 +134,8 @@ test('find, inspect, suppress, edit and revert the knowledge neurons of a librar
   // Edit the fact through the neurons (all knowledge neurons, or the selected one when there are none), then revert.
   if (found === 0) await page.getByTestId('scope-selected').check();
   const firstBefore = (await rows(page, 'own'))[0].before;
+  const filter = page.getByTestId('update-relation-filter');
+  if (await filter.isChecked()) await filter.uncheck(); // the relation filter is checked on its own below
   await page.getByTestId('new-object-input').fill(' Lyon');
   await page.getByTestId('apply-update').click();
   await expect(page.getByTestId('edit-row')).toHaveCount(1);
@@ -149,6 +151,17 @@ test('find, inspect, suppress, edit and revert the knowledge neurons of a librar
   // Reverting restores the original slots exactly.
   await expect.poll(async () => Math.abs((await rows(page, 'own'))[0].before - firstBefore) / firstBefore, { timeout: 30_000 }).toBeLessThan(1e-6);
   await expect(page.locator('[data-testid="error-message"]')).toHaveCount(0);
+
+  // The paper's update filter: only neurons in ≤ 10% of the relation's facts are edited. It finds
+  // the neurons of 20 facts of the relation first, then edits what is left (or says nothing is).
+  if (found > 0) {
+    await filter.check();
+    await page.getByTestId('apply-update').click();
+    await expect(page.getByTestId('filter-note')).toContainText(/kept \d+ of \d+ neurons \(neurons of 20 facts/, { timeout: 120_000 });
+    const kept = Number(/kept (\d+) of/.exec((await page.getByTestId('filter-note').textContent())!)![1]);
+    if (kept > 0) await expect(page.getByTestId('edit-row')).toHaveCount(1);
+    else await expect(page.locator('[data-testid="error-message"][data-where="edit"]')).toContainText('no neurons to edit');
+  }
 });
 
 test('facts import and export as JSON and CSV, with clear errors', async ({ openLab, page }) => {

@@ -10,8 +10,8 @@ import type { Neuron } from '../core/knowledge/refine';
 import { isCancelled } from '../worker/client';
 import type { EditRecipe } from './permalink';
 import { useFacts } from './facts-store';
-import { controlFacts, type ControlItem } from './knowledge';
-import { useNeurons } from './neuron-store';
+import { controlFacts, relationSample, type ControlItem } from './knowledge';
+import { refineSettingsOf, useNeurons } from './neuron-store';
 import { engine, toUiError, useLab, type UiError } from './store';
 
 export const INTERVENE_DEBOUNCE_MS = 120;
@@ -58,7 +58,10 @@ export interface InterventionState {
   chosenNeurons(): Neuron[];
   schedule(delay?: number): void;
   loadInfo(): Promise<void>;
-  updateFact(newTarget: string): Promise<void>;
+  /** Updates the fact through the chosen neurons; with `relationFilter`, only those in ≤ 10% of the relation's facts (D5). */
+  updateFact(newTarget: string, relationFilter?: boolean): Promise<void>;
+  /** What the last relation filter kept, or its progress while it runs. */
+  filterNote?: string;
   erase(): Promise<void>;
   /** Applies one edit (from the buttons or a link); false when it failed (editError says why). */
   applyRecipe(recipe: EditRecipe): Promise<boolean>;
@@ -156,14 +159,32 @@ export const useIntervention = create<InterventionState>()((set, get) => ({
     }
   },
 
-  async updateFact(newTarget) {
-    const { result } = useNeurons.getState();
+  async updateFact(newTarget, relationFilter = false) {
+    const { result, settings } = useNeurons.getState();
     if (!result) return;
     if (newTarget.trim() === '') {
       set({ editError: { code: 'empty-target', message: 'Type the new object first, e.g. " Lyon".' } });
       return;
     }
-    await get().applyRecipe({ kind: 'update', prompt: result.prompts[0], target: result.target, newTarget, neurons: get().chosenNeurons() });
+    let neurons = get().chosenNeurons();
+    if (relationFilter) {
+      const relationFacts = relationSample(useFacts.getState().library, result.relation, result.factId);
+      set({ editBusy: true, editError: undefined, filterNote: `Finding the knowledge neurons of ${relationFacts.length} facts of the relation…` });
+      try {
+        const attribution = { steps: result.attribution.steps, rule: result.attribution.rule, site: result.attribution.site };
+        const filtered = await engine().call('relationFilter', { neurons, relationFacts, attribution, refine: refineSettingsOf(settings) }, {
+          onProgress: (p) => set({ filterNote: `Relation filter: ${p.stage} (${Math.round(100 * p.fraction)}%)` }),
+        });
+        set({ filterNote: `The ≤ 10% relation filter kept ${filtered.kept.length} of ${neurons.length} neurons (neurons of ${filtered.facts} facts of the relation).` });
+        neurons = filtered.kept;
+      } catch (err) {
+        set({ editBusy: false, filterNote: undefined, editError: toUiError(err) });
+        return;
+      } finally {
+        set({ editBusy: false });
+      }
+    }
+    await get().applyRecipe({ kind: 'update', prompt: result.prompts[0], target: result.target, newTarget, neurons });
   },
 
   async erase() {

@@ -61,6 +61,19 @@ export interface ControlItem {
  * order), chosen by a hash of the fact's key, so the same fact always gets the same controls.
  * Each control contributes its first prompt.
  */
+/** Facts the relation filter counts neurons over: the fact itself and up to `n` − 1 others of its relation, evenly spread. */
+export const RELATION_FILTER_FACTS = 20;
+export function relationSample(set: FactSet | undefined, relationId: string, factId: string | undefined, n = RELATION_FILTER_FACTS): Array<{ prompts: string[]; target: string }> {
+  const relation = set?.relations.find((r) => r.id === relationId);
+  if (!set || !relation) return [];
+  const facts = set.facts.filter((f) => f.relation === relationId);
+  const own = facts.filter((f) => f.id === factId);
+  const others = facts.filter((f) => f.id !== factId);
+  const stride = Math.max(1, Math.floor(others.length / Math.max(1, n - own.length)));
+  const chosen = [...own, ...others.filter((_, i) => i % stride === 0)].slice(0, n);
+  return chosen.map((f) => ({ prompts: promptsFor(f, relation, { split: 'all' }), target: targetFor(f) })).filter((f) => f.prompts.length > 0);
+}
+
 export function controlFacts(set: FactSet | undefined, key: string, ownRelation: string | undefined, n = 5): ControlItem[] {
   if (!set) return [];
   const out: ControlItem[] = [];

@@ -5,7 +5,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FactlabError } from './errors';
 import { attribute, type AttributionCallbacks, type AttributionResult, type AttributionSettings, type NeuronSite } from './knowledge/attribution';
-import { disposeOverrides, editOverrides, eraseEdit, updateFactEdit, valueParam, valueVector, type Edit } from './knowledge/edit';
+import { disposeOverrides, editOverrides, eraseEdit, filterByRelationFrequency, updateFactEdit, valueParam, valueVector, type Edit } from './knowledge/edit';
 import { factNeurons, type FactNeuronsResult, type NeuronMethod } from './knowledge/neurons';
 import { answerProbs, scaleNeuronsHooks, type AnswerProb } from './knowledge/patching';
 import { checkNeuron, REFINE_PRESETS, type Neuron, type RefineSettings } from './knowledge/refine';
@@ -155,6 +155,26 @@ export class Engine {
     if (request.prompts.length === 0) throw new FactlabError('bad-facts', 'Give at least one prompt.');
     const items = request.prompts.map((p) => this.encodeFact(p, request.target));
     return factNeurons(this.weights, { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds }, { method: request.method, attribution: request.attribution, refine: request.refine ?? REFINE_PRESETS.project }, callbacks);
+  }
+
+  /**
+   * The official update filter (D5): of `neurons`, keep those that are knowledge neurons of at
+   * most 10% of the relation's facts, whose neurons are found here with the same settings.
+   */
+  async relationFilter(
+    request: { neurons: Neuron[]; relationFacts: Array<{ prompts: string[]; target: string }>; attribution?: Partial<AttributionSettings>; refine?: RefineSettings },
+    callbacks: AttributionCallbacks = {},
+  ): Promise<{ kept: Neuron[]; facts: number }> {
+    if (request.relationFacts.length === 0) throw new FactlabError('bad-facts', 'The relation filter needs the relation\'s facts: the library has none for this relation.');
+    const sets: Neuron[][] = [];
+    for (const [k, fact] of request.relationFacts.entries()) {
+      const found = await this.factNeurons({ ...fact, attribution: request.attribution, refine: request.refine }, {
+        signal: callbacks.signal,
+        onProgress: (p) => callbacks.onProgress?.({ fraction: (k + p.fraction) / request.relationFacts.length, stage: `fact ${k + 1} of ${request.relationFacts.length}: ${p.stage}` }),
+      });
+      sets.push(found.refined.neurons.map((n): Neuron => [n.layer, n.index]));
+    }
+    return { kept: filterByRelationFrequency(request.neurons, sets), facts: sets.length };
   }
 
   /** Degenerate knowledge neurons of one fact from its prompts (methods.md §4): clusters, filter, subset drops, controls. */

@@ -47,6 +47,8 @@ export interface EngineApi {
   attribute: [{ prompt: string; target: string; settings?: Partial<AttributionSettings> }, AttributionResult & { tokens: TokenView[] }];
   /** A fact's refined knowledge neurons from its paraphrase prompts. */
   factNeurons: [{ prompts: string[]; target: string; method?: NeuronMethod; attribution?: Partial<AttributionSettings>; refine?: RefineSettings }, FactNeuronsResult];
+  /** The ≤ 10%-of-relation update filter: the neurons of `neurons` that belong to at most 10% of the relation facts' neuron sets. */
+  relationFilter: [{ neurons: Neuron[]; relationFacts: Array<{ prompts: string[]; target: string }>; attribution?: Partial<AttributionSettings>; refine?: RefineSettings }, { kept: Neuron[]; facts: number }];
   /** Degenerate knowledge neurons of a fact: clusters, functional filter, subset-vs-all drops and random controls. */
   degeneracy: [{ prompts: string[]; target: string; options?: DknOptions }, DknResult];
   /** Probabilities before/after scaling neurons, under the active edits. */

@@ -131,6 +131,10 @@ const handlers: { [M in Method]: Handler<M> } = {
     withEngine(signal, 'knowledge-neuron search', (e) =>
       e.factNeurons(args, { signal, onProgress: (p) => progress({ fraction: p.fraction, stage: p.stage, etaSeconds: p.etaSeconds }) })),
 
+  relationFilter: (args, { signal, progress }) =>
+    withEngine(signal, 'relation filter', (e) =>
+      e.relationFilter(args, { signal, onProgress: (p) => progress({ fraction: p.fraction, stage: p.stage, etaSeconds: p.etaSeconds }) })),
+
   degeneracy: (args, { signal, progress }) =>
     withEngine(signal, 'degenerate-neuron search', (e) =>
       e.degeneracy(args, { signal, onProgress: (p) => progress({ fraction: p.fraction, stage: p.stage, etaSeconds: p.etaSeconds }) })),

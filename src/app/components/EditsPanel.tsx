@@ -1,5 +1,6 @@
 import { useState, type FormEvent } from 'react';
 import { useIntervention } from '../intervention-store';
+import { RELATION_FILTER_FACTS } from '../knowledge';
 import { useNeurons } from '../neuron-store';
 import { ErrorMessage } from './ErrorMessage';
 
@@ -14,13 +15,16 @@ export function EditsPanel() {
   const editError = useIntervention((s) => s.editError);
   const revertError = useIntervention((s) => s.revertError);
   const { updateFact, erase, revert } = useIntervention.getState();
+  const filterNote = useIntervention((s) => s.filterNote);
   const [newObject, setNewObject] = useState(' Lyon');
+  const [relationFilter, setRelationFilter] = useState(true);
+  const canFilter = !!result?.factId && scope === 'refined';
   const count = scope === 'selected' ? (selected ? 1 : 0) : refinedCount;
   const what = scope === 'selected' ? (selected ? `the selected neuron L${selected[0]} #${selected[1]}` : 'no neuron (none selected)') : `the ${refinedCount} knowledge neuron${refinedCount === 1 ? '' : 's'}`;
 
   const onSubmit = (e: FormEvent) => {
     e.preventDefault();
-    void updateFact(newObject);
+    void updateFact(newObject, canFilter && relationFilter);
   };
 
   return (
@@ -46,6 +50,15 @@ export function EditsPanel() {
                 Erase these neurons
               </button>
             </div>
+            <label className="toggle small">
+              <input type="checkbox" data-testid="update-relation-filter" checked={canFilter && relationFilter} disabled={!canFilter || busy} onChange={(e) => setRelationFilter(e.target.checked)} />
+              Only neurons in ≤ 10% of the relation’s facts (the paper’s filter; finds the neurons of {RELATION_FILTER_FACTS} facts of the relation first){canFilter ? '' : ' — needs a library fact and the refined neurons'}
+            </label>
+            {filterNote && (
+              <p className="small" role="status" data-testid="filter-note">
+                {filterNote}
+              </p>
+            )}
             <small className="muted">Update: v ← v − (‖v‖/‖e(old)‖)·e(old) + 8·(‖v‖/‖e(new)‖)·e(new) for each neuron’s value vector v. Erase: v ← 0.</small>
           </form>
           <ErrorMessage error={editError} where="edit" onDismiss={() => useIntervention.setState({ editError: undefined })} />
