@@ -80,3 +80,8 @@ export const useDkn = create<DknState>()((set, get) => ({
     }
   },
 }));
+
+// Results belong to the model they were computed on.
+useLab.subscribe((state, previous) => {
+  if (state.model !== previous.model) useDkn.setState({ result: undefined, fact: undefined, suppression: undefined });
+});

@@ -157,3 +157,8 @@ export const useSubnet = create<SubnetState>()((set, get) => {
     },
   };
 });
+
+// A new model (or a restarted worker) has no mask: what the view shows must not outlive it.
+useLab.subscribe((state, previous) => {
+  if (state.model !== previous.model) useSubnet.setState({ status: NO_MASK, result: undefined, evaluation: undefined, curve: [], evals: [], message: undefined });
+});
