@@ -12,6 +12,13 @@ test.beforeEach(({}, testInfo) => {
 
 test('train, evaluate, remove, export and import a subnetwork mask', async ({ openLab, page }, testInfo) => {
   test.setTimeout(240_000);
+  // Long tasks on the main thread while the worker trains (reported, not asserted: the machine is shared).
+  await page.addInitScript(() => {
+    const w = window as unknown as { __longTasks: number[] };
+    w.__longTasks = [];
+    new PerformanceObserver((list) => list.getEntries().forEach((e) => w.__longTasks.push(e.duration))).observe({ type: 'longtask', buffered: true });
+  });
+  const longTasks = () => page.evaluate(() => (window as unknown as { __longTasks: number[] }).__longTasks.slice());
   await openLab();
   const view = page.getByTestId('subnetwork');
   await view.scrollIntoViewIfNeeded();
@@ -25,6 +32,7 @@ test('train, evaluate, remove, export and import a subnetwork mask', async ({ op
   await page.getByTestId('subnet-query').fill('euro');
   await expect(page.getByTestId('subnet-selection')).toContainText(/\d+ target facts \(/);
   await page.getByTestId('subnet-steps').fill('16');
+  const tasksBefore = (await longTasks()).length;
   await page.getByTestId('subnet-train').click();
   await expect(view.getByTestId('error-message')).toHaveCount(0);
 
@@ -37,6 +45,10 @@ test('train, evaluate, remove, export and import a subnetwork mask', async ({ op
   await expect(page.getByTestId('subnet-status')).toHaveText(pausedAt!);
   await page.getByTestId('subnet-resume').click();
   await expect(page.getByRole('status').filter({ hasText: 'Trained after 16 steps' })).toBeVisible({ timeout: 120_000 });
+
+  const during = (await longTasks()).slice(tasksBefore);
+  console.log(`long tasks on the main thread during mask training: ${during.length}, max ${during.length ? Math.max(...during).toFixed(0) : 0} ms`);
+  await testInfo.attach('long-tasks-during-training.json', { body: JSON.stringify({ count: during.length, maxMs: during.length ? Math.max(...during) : 0, durationsMs: during }, null, 2), contentType: 'application/json' });
 
   const curveRows = page.getByTestId('subnet-curves').locator('tbody tr');
   await expect(curveRows).toHaveCount(16);
