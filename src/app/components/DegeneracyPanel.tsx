@@ -155,10 +155,20 @@ function DropBars({ result }: { result: DknResult }) {
   const max = Math.max(1, ...rows.flatMap((r) => [r.drop, r.random]).filter(Number.isFinite));
   return (
     <ChartFrame title="Degeneracy: drop when suppressing subsets of clusters" name="degeneracy-drops" testId="dkn-drops" figure={{ kind: 'bars', bars: { title: 'Drop of P (%) by clusters suppressed', labelKey: 'subset', valueKeys: ['drop', 'random'] } }} table={table} result={() => ({ analysis, controls: result.controls })}>
+      <ul className="legend small">
+        <li>
+          <span className="swatch" style={{ background: CLUSTER_COLOURS[0] }} /> clusters suppressed
+        </li>
+        <li>
+          <span className="swatch" style={{ background: CLUSTER_COLOURS[1] }} /> random neurons, same layers and size
+        </li>
+      </ul>
       <div className="dkn-bars">
         {rows.map((r) => (
           <div key={r.subset} className="dkn-bar-row">
-            <span className="small">{r.subset}</span>
+            <span className="small">
+              {r.subset}: {r.drop}%{Number.isFinite(r.random) ? ` (random ${r.random}%)` : ''}
+            </span>
             <span className="dkn-bar" style={{ width: `${(Math.max(0, r.drop) / max) * 100}%`, background: CLUSTER_COLOURS[0] }} title={`${r.drop}%`} />
             {Number.isFinite(r.random) && <span className="dkn-bar" style={{ width: `${(Math.max(0, r.random) / max) * 100}%`, background: CLUSTER_COLOURS[1] }} title={`random ${r.random}%`} />}
           </div>

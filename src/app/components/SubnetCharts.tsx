@@ -40,7 +40,9 @@ export function TrainingCurves({ curve }: { curve: StepRecord[] }) {
     ctx.strokeStyle = '#999';
     ctx.fillStyle = '#444';
     ctx.font = '11px system-ui, sans-serif';
-    for (const tick of y.ticks(4)) ctx.fillText(tick.toExponential(0), 2, y(tick) + 4);
+    // Log axes get many ticks; label only the ones the formatter keeps (powers of ten and a few more).
+    const label = y.tickFormat(4, '.0e');
+    for (const tick of y.ticks()) if (label(tick)) ctx.fillText(label(tick), 2, y(tick) + 4);
     for (const tick of x.ticks(6)) ctx.fillText(String(tick), x(tick) - 6, CURVE.height - 6);
     ctx.fillText('sparsity 100%', CURVE.width - 84, CURVE.top + 10);
     const draw = (points: Array<[number, number]>, colour: string, dash: number[] = []) => {
@@ -67,7 +69,7 @@ export function TrainingCurves({ curve }: { curve: StepRecord[] }) {
     <ChartFrame title="Subnetwork training" name="subnetwork-curves" testId="subnet-curves" figure={{ kind: 'canvas', caption: 'Loss terms (log scale, solid) and sparsity (dashed, 0–100%) per step' }} table={table} result={() => curve}>
       <canvas ref={canvas} data-chart-canvas style={{ width: CURVE.width, maxWidth: '100%', height: CURVE.height }} role="img" aria-label={`Training curves over ${curve.length} steps`} />
       <ul className="legend small">
-        {SERIES.map((s, i) => (
+        {SERIES.map((s, i) => ({ s, i })).filter(({ s }) => curve.some((r) => r.losses[s.key] !== null)).map(({ s, i }) => (
           <li key={s.key}>
             <span className="swatch" style={{ background: SERIES_COLOURS[i] }} /> {s.label}
           </li>
@@ -84,7 +86,7 @@ export function TrainingCurves({ curve }: { curve: StepRecord[] }) {
 export function SparsityMap({ report }: { report: SparsityReport }) {
   const layers = [...new Set(report.modules.map((m) => m.layer))].sort((a, b) => a - b);
   const cell = (layer: number, matrix: string) => report.modules.find((m) => m.layer === layer && m.matrix === matrix);
-  const shade = scaleLinear<string>().domain([0.9, 1]).range(['#fde0c5', '#0072B2']).clamp(true);
+  const shade = scaleLinear<string>().domain([0.5, 1]).range(['#fde0c5', '#0072B2']).clamp(true);
   const table: TableSpec = {
     columns: [{ key: 'module', label: 'layer · matrix' }, { key: 'sparsity', label: 'sparsity %', numeric: true }, { key: 'removed', label: 'weights in subnetwork', numeric: true }, { key: 'total', label: 'weights', numeric: true }],
     rows: report.modules.map((m) => ({ module: `${m.layer} · ${m.matrix}`, sparsity: +(100 * m.sparsity).toFixed(3), removed: m.kept, total: m.total })),
@@ -107,7 +109,7 @@ export function SparsityMap({ report }: { report: SparsityReport }) {
               {MASKABLE_MATRICES.map((matrix) => {
                 const m = cell(layer, matrix);
                 return (
-                  <td key={matrix} style={m ? { background: shade(m.sparsity), color: m.sparsity > 0.97 ? '#fff' : '#000' } : undefined} title={m ? `${m.kept} of ${m.total} weights in the subnetwork` : 'not masked'}>
+                  <td key={matrix} style={m ? { background: shade(m.sparsity), color: m.sparsity > 0.8 ? '#fff' : '#000' } : undefined} title={m ? `${m.kept} of ${m.total} weights in the subnetwork` : 'not masked'}>
                     {m ? `${(100 * m.sparsity).toFixed(2)}%` : '—'}
                   </td>
                 );
