@@ -29,7 +29,7 @@ export function smallBertConfig(overrides: Partial<BertConfig> = {}): BertConfig
 export function randomBertVocab(size: number): string[] {
   const words = 'the of and is in a capital city country paris france london england berlin germany rome italy language speaks born river'.split(' ');
   const chars = [...'abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.,;:!?\'"()-'];
-  const vocab = ['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words, ...chars, ...chars.filter((c) => /[a-z0-9]/.test(c)).map((c) => `##${c}`)];
+  const vocab = [...new Set(['[PAD]', '[UNK]', '[CLS]', '[SEP]', '[MASK]', ...words, ...chars, ...chars.filter((c) => /[a-z0-9]/.test(c)).map((c) => `##${c}`)])];
   if (vocab.length > size) return vocab.slice(0, size);
   for (let i = 0; vocab.length < size; i++) vocab.push(`[unused${i}]`);
   return vocab;

@@ -4,6 +4,9 @@ to the word embeddings + bias), reading a Hugging Face checkpoint folder itself.
 
 stdin: {"dir": str, "tokens": [[id, ...]], "patch": {"layer", "position", "neurons", "scale"} | null}
 stdout: logits [[[float] * V] * T], one sequence per row of tokens (no padding).
+With argument `ig`: stdin {"dir", "tokens", "layer", "position", "gold", "alphas", "weights"},
+stdout the integrated-gradients scores of that layer's neurons at `position` (official
+algorithm on the full sequence; gradients by float64 central differences).
 """
 import json
 import math
@@ -55,7 +58,7 @@ def gelu_tanh(x):
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
 
-def forward(cfg, ws, ids, patch):
+def forward(cfg, ws, ids, patch, replace=None, capture=None):
     p = lambda name: param(ws, name)
     act = gelu_tanh if cfg.get("hidden_act") == "gelu_new" else gelu
     eps = cfg.get("layer_norm_eps", 1e-12)
@@ -78,13 +81,46 @@ def forward(cfg, ws, ids, patch):
         inner = act(lin(x, "intermediate.dense"))
         if patch and patch["layer"] == l:
             inner[patch["position"], patch["neurons"]] *= patch["scale"]
+        if capture is not None:
+            capture.append(inner.copy())
+        if replace and replace[0] == l:
+            inner[replace[1]] = replace[2]
         x = layer_norm(x + lin(inner, "output.dense"), p(pre + "output.LayerNorm.weight"), p(pre + "output.LayerNorm.bias"), eps)
     h = act(x @ ws["cls.predictions.transform.dense.weight"].T + ws["cls.predictions.transform.dense.bias"])
     h = layer_norm(h, param(ws, "cls.predictions.transform.LayerNorm.weight"), param(ws, "cls.predictions.transform.LayerNorm.bias"), eps)
     return h @ p("embeddings.word_embeddings.weight").T + ws["cls.predictions.bias"]
 
 
-if __name__ == "__main__":
+def softmax_prob(logits, gold):
+    z = np.exp(logits - logits.max())
+    return z[gold] / z.sum()
+
+
+def integrated_gradients(cfg, ws, ids, layer, position, gold, alphas, weights, h=1e-5):
+    """The official algorithm on the full sequence, with gradients by central differences."""
+    acts = []
+    forward(cfg, ws, ids, None, capture=acts)
+    a = acts[layer][position]
+    prob = lambda vec: softmax_prob(forward(cfg, ws, ids, None, replace=(layer, position, vec))[position], gold)
+    scores = np.zeros_like(a)
+    for alpha, w in zip(alphas, weights):
+        base = alpha * a
+        for i in range(len(a)):
+            up, down = base.copy(), base.copy()
+            up[i] += h
+            down[i] -= h
+            scores[i] += a[i] * w * (prob(up) - prob(down)) / (2 * h)
+    return scores
+
+
+if __name__ == "__main__" and "ig" in sys.argv[1:]:
+    request = json.load(sys.stdin)
+    with open(os.path.join(request["dir"], "config.json")) as f:
+        cfg = json.load(f)
+    ws = read_safetensors(os.path.join(request["dir"], "model.safetensors"))
+    scores = integrated_gradients(cfg, ws, np.array(request["tokens"]), request["layer"], request["position"], request["gold"], request["alphas"], request["weights"])
+    json.dump(scores.tolist(), sys.stdout)
+elif __name__ == "__main__":
     request = json.load(sys.stdin)
     with open(os.path.join(request["dir"], "config.json")) as f:
         cfg = json.load(f)

@@ -56,6 +56,13 @@ export function isCjkIdeograph(cp: number): boolean {
   );
 }
 
+/** The tokens of a vocab.txt, in id order (one per line; a final newline ends the last). */
+export function vocabTxtLines(text: string): string[] {
+  const lines = text.split(/\r?\n/);
+  if (lines[lines.length - 1] === '') lines.pop();
+  return lines;
+}
+
 export class WordPiece implements Tokenizer {
   readonly vocabSize: number;
   readonly lowercase: boolean;
@@ -108,9 +115,7 @@ export class WordPiece implements Tokenizer {
 
   /** From vocab.txt: one token per line, the id is the line number from 0. */
   static fromVocabTxt(text: string, options: WordPieceOptions): WordPiece {
-    const lines = text.split(/\r?\n/);
-    if (lines.length > 0 && lines[lines.length - 1] === '') lines.pop();
-    return new WordPiece(lines, options);
+    return new WordPiece(vocabTxtLines(text), options);
   }
 
   /** From a Hugging Face tokenizer.json with a WordPiece model and a BertNormalizer. */
