@@ -7,6 +7,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { FactlabError } from '../src/core/errors';
 import { loadCheckpointFiles } from '../src/core/hub/checkpoint';
 import { attributeMasked, maskPositionOf } from '../src/core/knowledge/bert-attribution';
+import { maskedFactInputs, maskedFactNeurons } from '../src/core/knowledge/bert-neurons';
+import { REFINE_PRESETS, refineNeurons } from '../src/core/knowledge/refine';
 import { riemannGrid } from '../src/core/knowledge/riemann';
 import { bertFromCheckpointFiles, checkpointArchitecture } from '../src/core/model/bert-model';
 import { disposeBertWeights } from '../src/core/model/bert-weights';
@@ -116,6 +118,35 @@ describe('knowledge-neuron attribution at [MASK]', () => {
     const promptIds = tokenizer.encodeForModel('paris is the capital of [MASK].');
     const result = await attributeMasked(weights, promptIds, tokenizer.maskId, tokenizer.tokenId('france')!, { steps: 64, rule: 'trapezoid', layers: [1, 1] });
     expect(result.layers[0].relError).toBeLessThan(0.01);
+    disposeBertWeights(weights);
+  });
+});
+
+describe("a fact's knowledge neurons from masked paraphrases", () => {
+  const prompts = ['paris is the capital of [MASK].', 'the capital of [MASK] is paris.', 'paris is a city in [MASK].'];
+
+  it('turns prompts and a one-piece answer into ids, and says what is wrong otherwise', async () => {
+    const { weights, tokenizer } = await loadBert(bertFolder());
+    const inputs = maskedFactInputs(tokenizer, prompts, 'france');
+    expect(inputs.targetId).toBe(tokenizer.tokenId('france'));
+    expect(inputs.promptIds[1][0]).toBe(tokenizer.clsId);
+    expect(() => maskedFactInputs(tokenizer, prompts, 'frankreich')).toThrow(/"frankreich" is \d+ word pieces .* one-token answers/);
+    expect(() => maskedFactInputs(tokenizer, [...prompts, 'paris is in france.'], 'france')).toThrow(/Prompt "paris is in france\.": .*has none/);
+    expect(() => maskedFactInputs(tokenizer, ['[MASK] is the capital of [MASK].'], 'france')).toThrow(expect.objectContaining({ code: 'several-masks' }));
+    expect(() => maskedFactInputs(tokenizer, [], 'france')).toThrow(expect.objectContaining({ code: 'bad-facts' }));
+    disposeBertWeights(weights);
+  });
+
+  it('attributes every paraphrase at its [MASK] and refines across them', async () => {
+    const { weights, tokenizer } = await loadBert(bertFolder());
+    const inputs = maskedFactInputs(tokenizer, prompts, 'france');
+    const settings = { steps: 4, layers: [0, 1] as [number, number] };
+    const result = await maskedFactNeurons(weights, tokenizer.maskId, inputs, { attribution: settings, refine: REFINE_PRESETS.project });
+    expect(result.perPrompt.map((p) => p.maskPosition)).toEqual([6, 4, 6]);
+    expect(result.attribution.path).toBe('full');
+    const separately = await Promise.all(inputs.promptIds.map((ids) => attributeMasked(weights, ids, tokenizer.maskId, inputs.targetId, settings)));
+    expect(result.refined).toEqual(refineNeurons(separately.map((r) => ({ layers: r.layers })), REFINE_PRESETS.project));
+    expect(result.refined.neurons.length).toBeGreaterThan(0);
     disposeBertWeights(weights);
   });
 });
