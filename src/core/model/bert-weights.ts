@@ -8,11 +8,18 @@ import * as tf from '@tensorflow/tfjs';
 import { FactlabError } from '../errors';
 import type { BertConfig } from './bert-config';
 import type { TensorData } from './safetensors';
+import { registerTransposePair } from './matmul';
 import type { ParamMap } from './weights';
 
 export interface BertWeights {
   config: BertConfig;
   params: ParamMap;
+  /**
+   * Wᵀ [in, out] of every matrix the forward multiplies by (the Linear weights and the tied
+   * decoder), made once at load: HF stores Linear weights [out, in], and transposing them on
+   * every forward (or a transposed product, ~10× slower on wasm) would dominate its cost.
+   */
+  transposed: ParamMap;
 }
 
 export const bertParamName = {
@@ -69,8 +76,8 @@ export function bertWeightsFromTensors(config: BertConfig, tensors: Map<string, 
   const expected = bertParamShapes(config);
   const found = new Map<string, TensorData>();
   for (const [rawName, tensor] of tensors) {
-    if (IGNORED.test(canonicalName(rawName))) continue;
     const name = canonicalName(rawName);
+    if (IGNORED.test(name)) continue;
     const shape = expected.get(name);
     if (!shape) {
       throw new FactlabError('unexpected-tensor', `Checkpoint has tensor "${rawName}", which a BERT with ${config.nLayer} layers does not have. Check that config.json belongs to this checkpoint.`);
@@ -90,11 +97,21 @@ export function bertWeightsFromTensors(config: BertConfig, tensors: Map<string, 
     throw new FactlabError('missing-tensor', `Checkpoint is missing tensor(s): ${list}.`);
   }
   const params: ParamMap = new Map();
-  for (const [name, t] of found) params.set(name, tf.tensor(t.data, t.shape, 'float32'));
-  return { config, params };
+  const transposed: ParamMap = new Map();
+  for (const [name, t] of found) {
+    const param = tf.tensor(t.data, t.shape, 'float32');
+    params.set(name, param);
+    if (param.rank === 2 && !/position_embeddings|token_type_embeddings/.test(name)) {
+      const transpose = tf.transpose(param);
+      registerTransposePair(param, transpose);
+      transposed.set(name, transpose);
+    }
+  }
+  return { config, params, transposed };
 }
 
 export function disposeBertWeights(weights: BertWeights): void {
-  for (const t of weights.params.values()) t.dispose();
+  for (const t of [...weights.params.values(), ...weights.transposed.values()]) t.dispose();
   weights.params.clear();
+  weights.transposed.clear();
 }

@@ -43,12 +43,6 @@ function gelu(x: tf.Tensor, kind: BertConfig['activation']): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
 }
 
-/** x [B, T, in] · Wᵀ + b with W in HF's [out, in] layout, through 2-D matmuls (tfjs #8721). */
-function linear(x: tf.Tensor, weight: tf.Tensor, bias: tf.Tensor): tf.Tensor {
-  const [batch, length, width] = x.shape as [number, number, number];
-  const flat = tf.reshape(x, [batch * length, width]);
-  return tf.reshape(tf.add(matMulBT(flat, weight), bias), [batch, length, weight.shape[0] as number]);
-}
 
 /** MLM logits [B, T, V], or [B, V] at `logitPositions`. */
 export function bertForward(weights: BertWeights, tokens: tf.Tensor2D, options: BertForwardOptions = {}): tf.Tensor {
@@ -59,6 +53,15 @@ export function bertForward(weights: BertWeights, tokens: tf.Tensor2D, options: 
     if (!value) throw new Error(`unknown parameter ${name}`);
     const mask = masks?.[name];
     return mask ? tf.mul(value, mask) : value;
+  };
+  /** x [N, in] · Wᵀ for a weight in HF's [out, in] layout: the load-time transpose unless edited or masked. */
+  const timesTransposed = (x: tf.Tensor, name: string): tf.Tensor =>
+    overrides?.[name] || masks?.[name] ? matMulBT(x, param(name)) : tf.matMul(x, weights.transposed.get(name)!);
+  /** x [B, T, in] → [B, T, out] through 2-D matmuls (tfjs #8721: batched-matmul weight gradients have the wrong shape). */
+  const linear = (x: tf.Tensor, prefix: string): tf.Tensor => {
+    const [batch, length, width] = x.shape as [number, number, number];
+    const out = tf.add(timesTransposed(tf.reshape(x, [batch * length, width]), `${prefix}.weight`), param(`${prefix}.bias`));
+    return tf.reshape(out, [batch, length, out.shape[1]!]);
   };
   const eps = config.layerNormEpsilon;
   const d = config.hiddenSize;
@@ -85,12 +88,12 @@ export function bertForward(weights: BertWeights, tokens: tf.Tensor2D, options: 
       hidden = tf.concat(options.logitPositions.map((t, b) => tf.slice(hidden, [b * length + (t < 0 ? length + t : t), 0], [1, d])), 0);
     }
     const transformed = layerNorm(
-      gelu(tf.add(matMulBT(hidden, param('cls.predictions.transform.dense.weight')), param('cls.predictions.transform.dense.bias')), config.activation),
+      gelu(tf.add(timesTransposed(hidden, 'cls.predictions.transform.dense.weight'), param('cls.predictions.transform.dense.bias')), config.activation),
       param('cls.predictions.transform.LayerNorm.weight'),
       param('cls.predictions.transform.LayerNorm.bias'),
       eps,
     );
-    const logits = tf.add(matMulBT(transformed, param('embeddings.word_embeddings.weight')), param('cls.predictions.bias'));
+    const logits = tf.add(timesTransposed(transformed, 'embeddings.word_embeddings.weight'), param('cls.predictions.bias'));
     return options.logitPositions ? logits : tf.reshape(logits, [batch, length, config.vocabSize]);
 
     function block(l: number, input: tf.Tensor): tf.Tensor {
@@ -100,18 +103,18 @@ export function bertForward(weights: BertWeights, tokens: tf.Tensor2D, options: 
       const dh = d / h;
       const resid = runHook(hooks, `${name}hook_resid_pre`, input);
       const heads = (t: tf.Tensor) => tf.transpose(tf.reshape(t, [batch, length, h, dh]), [0, 2, 1, 3]);
-      const projection = (m: string) => heads(linear(resid, param(`${p}attention.self.${m}.weight`), param(`${p}attention.self.${m}.bias`)));
+      const projection = (m: string) => heads(linear(resid, `${p}attention.self.${m}`));
       const q = runHook(hooks, `${name}attn.hook_q`, projection('query'));
       const k = runHook(hooks, `${name}attn.hook_k`, projection('key'));
       const v = runHook(hooks, `${name}attn.hook_v`, projection('value'));
       const scores = tf.add(tf.div(matMulBT(q, k), Math.sqrt(dh)), bias);
       const pattern = runHook(hooks, `${name}attn.hook_pattern`, tf.softmax(scores, -1));
       const z = runHook(hooks, `${name}attn.hook_z`, tf.reshape(tf.transpose(tf.matMul(pattern, v), [0, 2, 1, 3]), [batch, length, d]));
-      const attnOut = runHook(hooks, `${name}hook_attn_out`, linear(z, param(`${p}attention.output.dense.weight`), param(`${p}attention.output.dense.bias`)));
+      const attnOut = runHook(hooks, `${name}hook_attn_out`, linear(z, `${p}attention.output.dense`));
       const mid = runHook(hooks, `${name}hook_resid_mid`, layerNorm(tf.add(resid, attnOut), param(`${p}attention.output.LayerNorm.weight`), param(`${p}attention.output.LayerNorm.bias`), eps));
-      const pre = runHook(hooks, `${name}mlp.hook_pre`, linear(mid, param(`${p}intermediate.dense.weight`), param(`${p}intermediate.dense.bias`)));
+      const pre = runHook(hooks, `${name}mlp.hook_pre`, linear(mid, `${p}intermediate.dense`));
       const post = runHook(hooks, `${name}mlp.hook_post`, gelu(pre, config.activation));
-      const mlpOut = runHook(hooks, `${name}hook_mlp_out`, linear(post, param(`${p}output.dense.weight`), param(`${p}output.dense.bias`)));
+      const mlpOut = runHook(hooks, `${name}hook_mlp_out`, linear(post, `${p}output.dense`));
       return runHook(hooks, `${name}hook_resid_post`, layerNorm(tf.add(mid, mlpOut), param(`${p}output.LayerNorm.weight`), param(`${p}output.LayerNorm.bias`), eps));
     }
   });
