@@ -101,6 +101,18 @@ describe('BERT forward behaviour', () => {
     disposeBertWeights(weights);
   });
 
+  it('starting at a layer from its captured residual gives the logits of the whole pass', () => {
+    const { weights } = checkpoint({ config: smallBertConfig(), seed: 13, std: 0.3 });
+    const tokens = tf.tensor2d([tokensFor(weights.config, 6, 4)], [1, 6], 'int32');
+    const store = new Map<string, tf.Tensor>();
+    const whole = tf.tidy(() => bertForward(weights, tokens, { hooks: captureHooks([hookName.residPre(1)], store) }).dataSync());
+    const residual = store.get(hookName.residPre(1)) as tf.Tensor3D;
+    const resumed = tf.tidy(() => bertForward(weights, null, { start: { layer: 1, residual } }).dataSync());
+    expect(maxRelativeError(resumed, whole)).toBeLessThan(1e-6);
+    tf.dispose([tokens, residual]);
+    disposeBertWeights(weights);
+  });
+
   it('exposes post-GELU activations [B, T, f] at blocks.{l}.mlp.hook_post and is differentiable through a hook', () => {
     const { weights } = checkpoint({ config: smallBertConfig(), seed: 12, std: 0.3 });
     const store = new Map<string, tf.Tensor>();

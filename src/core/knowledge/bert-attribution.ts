@@ -5,9 +5,10 @@
  * with P(y) the [MASK] prediction of the one-token answer y.
  *
  * BERT attends in both directions, so GPT-2's single-position shortcut does not apply:
- * every α row recomputes the whole sequence, as the official code does. What is batched
- * instead: all α rows of one layer (the rule's points plus α = 1 and α = 0 for the
- * completeness check) go through one forward and one backward pass.
+ * every α row recomputes the whole sequence, as the official code does, except that
+ * layers below l (which the scaling cannot reach) start from the clean pass's residual.
+ * What is batched instead: all α rows of one layer (the rule's points plus α = 1 and α = 0
+ * for the completeness check) go through one forward and one backward pass.
  */
 import * as tf from '@tensorflow/tfjs';
 import { FactlabError, throwIfAborted } from '../errors';
@@ -72,12 +73,11 @@ export async function attributeMasked(
 
   const captured = new Map<string, tf.Tensor>();
   const cleanProbs = tf.tidy(() =>
-    tf.softmax(bertForward(weights, tf.tensor2d([promptIds], [1, T], 'int32'), { hooks: captureHooks(layerList.map((l) => siteHook(settings.site, l)), captured), logitPositions: [position] })),
+    tf.softmax(bertForward(weights, tf.tensor2d([promptIds], [1, T], 'int32'), { hooks: captureHooks(layerList.flatMap((l) => [hookName.residPre(l), siteHook(settings.site, l)]), captured), logitPositions: [position] })),
   );
   const pFull = (await cleanProbs.data())[targetId];
   cleanProbs.dispose();
   const width = captured.get(siteHook(settings.site, layerList[0]))!.shape[2]!;
-  const tokens = tf.tensor2d(Array.from({ length: K }, () => promptIds), [K, T], 'int32');
 
   const results: LayerAttribution[] = [];
   try {
@@ -88,8 +88,10 @@ export async function attributeMasked(
       const { grads, rowProbs } = tf.tidy(() => {
         const scaled = tf.mul(tf.tensor1d(rowAlphas).reshape([K, 1, 1]), acts.reshape([1, 1, width]));
         let probs: tf.Tensor | undefined;
+        const residual = tf.tile(captured.get(hookName.residPre(layer))!, [K, 1, 1]) as tf.Tensor3D;
         const objective = (x: tf.Tensor) => {
-          const logits = bertForward(weights, tokens, {
+          const logits = bertForward(weights, null, {
+            start: { layer, residual },
             hooks: { [siteHook(settings.site, layer)]: (act) => spliceRow(act, x, position) },
             logitPositions: Array(K).fill(position),
           });
@@ -125,7 +127,6 @@ export async function attributeMasked(
       await breathe();
     }
   } finally {
-    tokens.dispose();
     captured.forEach((t) => t.dispose());
   }
   return { method: 'integrated-gradients', model: 'bert', settings, promptIds, maskPosition: position, targetId, width, layers: results, pFull, seconds: (performance.now() - started) / 1000 };

@@ -28,6 +28,11 @@ export interface BertForwardOptions {
   tokenTypes?: tf.Tensor2D;
   /** Return logits only at these positions, one per batch row (e.g. each row's [MASK]) → [B, V]. */
   logitPositions?: number[];
+  /**
+   * Start at `blocks.{layer}.hook_resid_pre` with this residual [B, T, d] instead of embedding
+   * tokens: layers below `layer` do not depend on what happens in it, so attribution reuses them.
+   */
+  start?: { layer: number; residual: tf.Tensor3D };
 }
 
 /** Additive-mask value; −Infinity would turn fully masked rows into NaN. */
@@ -43,9 +48,8 @@ function gelu(x: tf.Tensor, kind: BertConfig['activation']): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
 }
 
-
 /** MLM logits [B, T, V], or [B, V] at `logitPositions`. */
-export function bertForward(weights: BertWeights, tokens: tf.Tensor2D, options: BertForwardOptions = {}): tf.Tensor {
+export function bertForward(weights: BertWeights, tokens: tf.Tensor2D | null, options: BertForwardOptions = {}): tf.Tensor {
   const { config } = weights;
   const { hooks, masks, overrides } = options;
   const param = (name: string): tf.Tensor => {
@@ -65,21 +69,16 @@ export function bertForward(weights: BertWeights, tokens: tf.Tensor2D, options: 
   };
   const eps = config.layerNormEpsilon;
   const d = config.hiddenSize;
-  const [batch, length] = tokens.shape;
+  if (!tokens && !options.start) throw new Error('bertForward needs tokens unless it starts from a residual');
+  const [batch, length] = options.start ? options.start.residual.shape : tokens!.shape;
   if (length > config.maxPositions) throw new RangeError(`BERT input of ${length} tokens is longer than max_position_embeddings (${config.maxPositions})`);
 
   return tf.tidy(() => {
     const bias = options.attentionMask
       ? tf.reshape(tf.mul(tf.sub(1, tf.cast(options.attentionMask, 'float32')), MASKED), [batch, 1, 1, length])
       : tf.zeros([1, 1, 1, length]);
-    // Embedding lookups stay off the gradient path (wasm has no gather gradient).
-    const embed = runHook(hooks, 'hook_embed', tf.gather(param('embeddings.word_embeddings.weight'), tokens));
-    const positions = tf.range(0, length, 1, 'int32');
-    const posEmbed = runHook(hooks, 'hook_pos_embed', tf.expandDims(tf.gather(param('embeddings.position_embeddings.weight'), positions), 0));
-    const types = options.tokenTypes ?? tf.zeros([batch, length], 'int32');
-    const typeEmbed = tf.gather(param('embeddings.token_type_embeddings.weight'), types);
-    let x = layerNorm(tf.add(tf.add(embed, posEmbed), typeEmbed), param('embeddings.LayerNorm.weight'), param('embeddings.LayerNorm.bias'), eps);
-    for (let l = 0; l < config.nLayer; l++) x = block(l, x);
+    let x = options.start ? options.start.residual : embed(tokens!);
+    for (let l = options.start?.layer ?? 0; l < config.nLayer; l++) x = block(l, x);
 
     let hidden = tf.reshape(x, [batch * length, d]);
     if (options.logitPositions) {
@@ -95,6 +94,15 @@ export function bertForward(weights: BertWeights, tokens: tf.Tensor2D, options: 
     );
     const logits = tf.add(timesTransposed(transformed, 'embeddings.word_embeddings.weight'), param('cls.predictions.bias'));
     return options.logitPositions ? logits : tf.reshape(logits, [batch, length, config.vocabSize]);
+
+    function embed(ids: tf.Tensor2D): tf.Tensor {
+      // Embedding lookups stay off the gradient path (wasm has no gather gradient).
+      const word = runHook(hooks, 'hook_embed', tf.gather(param('embeddings.word_embeddings.weight'), ids));
+      const positions = tf.range(0, length, 1, 'int32');
+      const position = runHook(hooks, 'hook_pos_embed', tf.expandDims(tf.gather(param('embeddings.position_embeddings.weight'), positions), 0));
+      const type = tf.gather(param('embeddings.token_type_embeddings.weight'), options.tokenTypes ?? tf.zeros([batch, length], 'int32'));
+      return layerNorm(tf.add(tf.add(word, position), type), param('embeddings.LayerNorm.weight'), param('embeddings.LayerNorm.bias'), eps);
+    }
 
     function block(l: number, input: tf.Tensor): tf.Tensor {
       const p = `encoder.layer.${l}.`;
