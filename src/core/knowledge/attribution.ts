@@ -72,7 +72,8 @@ export interface AttributionCallbacks {
 
 export const DEFAULT_ATTRIBUTION: Omit<AttributionSettings, 'layers'> = { steps: 20, rule: 'right', site: 'post', path: 'fast' };
 
-export function resolveAttributionSettings(weights: Gpt2Weights, partial: Partial<AttributionSettings>): AttributionSettings {
+/** Works for any model with layers (GPT-2, BERT). */
+export function resolveAttributionSettings(weights: { config: { nLayer: number } }, partial: Partial<AttributionSettings>): AttributionSettings {
   const nLayer = weights.config.nLayer;
   const layers = partial.layers ?? [0, nLayer - 1];
   if (!layers.every((l) => Number.isInteger(l)) || layers[0] < 0 || layers[1] >= nLayer || layers[0] > layers[1]) {
