@@ -13,7 +13,7 @@ import { findDegenerateNeurons, type DknResult } from '../src/core/degeneracy/dk
 import { summarizeDknResults } from '../src/core/degeneracy/summary';
 import type { Fact } from '../src/core/facts/types';
 import { makeRng, shuffleInPlace } from '../src/core/random';
-import { loadEngine } from '../src/cli/common';
+import { loadGpt2Engine } from '../src/cli/common';
 import { factItems } from '../src/cli/fact-items';
 import { loadFactSetFile } from '../src/cli/facts-file';
 
@@ -28,7 +28,7 @@ const perRelation = Number(opts['per-relation']);
 const seed = Number(opts.seed);
 
 const set = loadFactSetFile('default');
-const engine = await loadEngine('default', 'wasm');
+const engine = await loadGpt2Engine('default', 'wasm', 'degeneracy');
 const nLayer = engine.info.config.nLayer;
 const rng = makeRng(seed);
 const sample: Fact[] = set.relations.flatMap((r) => shuffleInPlace(set.facts.filter((f) => f.relation === r.id), rng).slice(0, perRelation));

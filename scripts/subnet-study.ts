@@ -19,7 +19,7 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MODEL_DIR, loadEngine, parseLayerRange } from '../src/cli/common';
+import { DEFAULT_MODEL_DIR, loadGpt2Engine, parseLayerRange } from '../src/cli/common';
 import type { Fact } from '../src/core/facts/types';
 import { loadFactSetFile } from '../src/cli/facts-file';
 import { makeRng, shuffleInPlace } from '../src/core/random';
@@ -99,7 +99,7 @@ async function main(): Promise<void> {
   if (args.merge) return merge(args.merge.split(','));
   const steps = Number(args.steps);
   const seed = Number(args.seed);
-  const engine = await loadEngine('default', 'wasm');
+  const engine = await loadGpt2Engine('default', 'wasm', 'subnetwork');
   const set = loadFactSetFile('default');
   const nPositions = engine.weights.config.nPositions;
   const tokens = (file: string) => engine.tokenizer.encode(readFileSync(join('data/corpus', file), 'utf8'));

@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../src/core/engine';
+import { Gpt2Engine } from '../src/core/engine';
 import { CancelledError } from '../src/core/errors';
 import { kgScores } from '../src/core/subnetwork/metrics';
 import { disposeMaskState } from '../src/core/subnetwork/mask';
@@ -55,11 +55,11 @@ function writeTinyModel(): string {
 
 describe('cancellation leaves the engine usable', () => {
   let dir: string;
-  let engine: Engine;
+  let engine: Gpt2Engine;
   beforeAll(async () => {
     await useWasm();
     dir = writeTinyModel();
-    engine = await Engine.load({ kind: 'folder', path: dir });
+    engine = await Gpt2Engine.load({ kind: 'folder', path: dir });
   });
   afterAll(() => engine?.dispose());
 
@@ -67,7 +67,7 @@ describe('cancellation leaves the engine usable', () => {
   const target = ' Paris';
 
   it('model loading', async () => {
-    const points = await cancelEverywhere((signal) => Engine.load({ kind: 'folder', path: dir }, { signal }), (e) => e.dispose());
+    const points = await cancelEverywhere((signal) => Gpt2Engine.load({ kind: 'folder', path: dir }, { signal }), (e) => e.dispose());
     expect(points).toBeGreaterThanOrEqual(3);
     expect((await engine.predict({ prompt })).top.length).toBeGreaterThan(0);
   });

@@ -12,7 +12,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_DIR } from '../src/cli/common';
-import { Engine } from '../src/core/engine';
+import { Gpt2Engine } from '../src/core/engine';
 import { importFacts } from '../src/core/facts/io';
 import { factPrompts, targetFor } from '../src/core/facts/prompts';
 import type { FactSet } from '../src/core/facts/types';
@@ -27,11 +27,11 @@ let activation: InterventionEvaluation;
 
 beforeAll(async () => {
   await useWasm();
-  const engine = await Engine.load(parseModelSource('default'), { defaultLocation: DEFAULT_MODEL_DIR });
+  const engine = await Gpt2Engine.load(parseModelSource('default'), { defaultLocation: DEFAULT_MODEL_DIR });
   set = importFacts(readFileSync(`${DEFAULT_MODEL_DIR}/facts.json`), { fileName: 'facts.json' });
   const facts = sampleFacts(set, 100, 42);
-  ig = await evaluateInterventions(engine.weights, engine.tokenizer, set, facts, { method: 'ig', refine: REFINE_PRESETS.project, seed: 42 });
-  activation = await evaluateInterventions(engine.weights, engine.tokenizer, set, facts, { method: 'activation', refine: REFINE_PRESETS.project, seed: 42 });
+  ig = await evaluateInterventions(engine.factModel, set, facts, { method: 'ig', refine: REFINE_PRESETS.project, seed: 42 });
+  activation = await evaluateInterventions(engine.factModel, set, facts, { method: 'activation', refine: REFINE_PRESETS.project, seed: 42 });
   engine.dispose();
 }, 600_000);
 
@@ -52,7 +52,7 @@ describe('knowledge neurons of the default model', () => {
   });
 
   it('integrated gradients (trapezoid, m = 20) are complete within 2% for the median layer with |ΔP| > 1e-3', async () => {
-    const engine = await Engine.load(parseModelSource('default'), { defaultLocation: DEFAULT_MODEL_DIR });
+    const engine = await Gpt2Engine.load(parseModelSource('default'), { defaultLocation: DEFAULT_MODEL_DIR });
     const errors: number[] = [];
     for (const fact of sampleFacts(set, 30, 7)) {
       const { promptIds, targetIds } = engine.encodeFact(factPrompts(set, fact)[0], targetFor(fact));

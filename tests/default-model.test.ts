@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_MODEL_DIR } from '../src/cli/common';
-import { Engine } from '../src/core/engine';
+import { Gpt2Engine } from '../src/core/engine';
 import { importFacts } from '../src/core/facts/io';
 import { promptsFor, relationsById, targetFor } from '../src/core/facts/prompts';
 import { parseModelSource } from '../src/core/hub/source';
@@ -15,11 +15,11 @@ import { useWasm } from './helpers/tf';
 
 const card = JSON.parse(readFileSync(`${DEFAULT_MODEL_DIR}/model-card.json`, 'utf8'));
 const set = importFacts(readFileSync(`${DEFAULT_MODEL_DIR}/facts.json`), { fileName: 'facts.json' });
-let engine: Engine;
+let engine: Gpt2Engine;
 
 beforeAll(async () => {
   await useWasm();
-  engine = await Engine.load(parseModelSource('default'), { defaultLocation: DEFAULT_MODEL_DIR });
+  engine = await Gpt2Engine.load(parseModelSource('default'), { defaultLocation: DEFAULT_MODEL_DIR });
 });
 
 describe('the default model', () => {

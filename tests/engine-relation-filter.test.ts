@@ -1,16 +1,16 @@
 /** The page's update filter (D5) through the engine: neurons shared by more than 10% of the relation's facts are dropped. */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../src/core/engine';
+import { Gpt2Engine } from '../src/core/engine';
 import { loadCheckpointFiles } from '../src/core/hub/checkpoint';
 import type { Neuron } from '../src/core/knowledge/refine';
 import { tinyCheckpointFiles } from './helpers/long-session';
 import { useWasm } from './helpers/tf';
 
 describe('Engine.relationFilter', () => {
-  let engine: Engine;
+  let engine: Gpt2Engine;
   beforeAll(async () => {
     await useWasm();
-    engine = Engine.fromCheckpoint(await loadCheckpointFiles({ kind: 'files', files: tinyCheckpointFiles() }));
+    engine = Gpt2Engine.fromCheckpoint(await loadCheckpointFiles({ kind: 'files', files: tinyCheckpointFiles() }));
   });
 
   it("keeps a fact's neurons only when at most 10% of the relation's facts share them", async () => {

@@ -1,13 +1,13 @@
 /**
  * Fuzzing of config.json, model source strings, subnetwork mask files and of a whole
- * checkpoint load (selected files → loadCheckpointFiles → Engine): every input loads
+ * checkpoint load (selected files → loadCheckpointFiles → Gpt2Engine): every input loads
  * into something consistent or is refused with a FactlabError, and a refused load leaves
  * no tensors behind.
  */
 import * as tf from '@tensorflow/tfjs';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../src/core/engine';
+import { Gpt2Engine } from '../src/core/engine';
 import { loadCheckpointFiles } from '../src/core/hub/checkpoint';
 import { parseModelSource, sourceId, type FileLike, type ModelSource } from '../src/core/hub/source';
 import { gpt2ConfigToJson, parseGpt2Config } from '../src/core/model/config';
@@ -189,7 +189,7 @@ describe('fuzz: whole checkpoint load from selected files', () => {
         const before = tf.memory().numTensors;
         const engine = await tally.runAsync('checkpoint (selected files)', async () => {
           const checkpoint = await loadCheckpointFiles({ kind: 'files', files: selected });
-          return Engine.fromCheckpoint(checkpoint);
+          return Gpt2Engine.fromCheckpoint(checkpoint);
         });
         if (engine) {
           const result = await engine.predict({ prompt: 'abc' });

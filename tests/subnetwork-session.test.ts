@@ -4,7 +4,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { Engine } from '../src/core/engine';
+import { Gpt2Engine } from '../src/core/engine';
 import type { Fact, Relation } from '../src/core/facts/types';
 import { loadCheckpointFiles } from '../src/core/hub/checkpoint';
 import type { SubnetProgress } from '../src/core/subnetwork/progress';
@@ -18,10 +18,10 @@ const facts: SubnetFacts = { relations: [relation], target: [fact('France', 'Par
 const options = { steps: 6, controlKgBatch: 2, evalEvery: 3, checkpointEvery: 3, seed: 3, lambdas: { controlLm: 0 } };
 
 describe('SubnetSession through the engine', () => {
-  let engine: Engine;
+  let engine: Gpt2Engine;
   beforeAll(async () => {
     await useWasm();
-    engine = Engine.fromCheckpoint(await loadCheckpointFiles({ kind: 'files', files: tinyCheckpointFiles() }));
+    engine = Gpt2Engine.fromCheckpoint(await loadCheckpointFiles({ kind: 'files', files: tinyCheckpointFiles() }));
   });
 
   it('has no mask before training, and says so', async () => {

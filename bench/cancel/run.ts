@@ -13,7 +13,7 @@
  */
 import { parseArgs } from 'node:util';
 import { initNodeBackend } from '../../src/cli/node-backend';
-import { Engine } from '../../src/core/engine';
+import { Gpt2Engine } from '../../src/core/engine';
 import { CancelledError } from '../../src/core/errors';
 import { kgScores } from '../../src/core/subnetwork/metrics';
 import { disposeMaskState } from '../../src/core/subnetwork/mask';
@@ -73,16 +73,16 @@ async function timed(fn: () => Promise<unknown>): Promise<number> {
 if (wanted('loading')) {
   const row: Row = { operation: 'model loading', unit: 'whole load', peerMs: [], cancelMs: [] };
   for (let i = 0; i < repeats; i++) {
-    let engine: Engine | undefined;
-    row.peerMs.push(await timed(async () => { engine = await Engine.load(source); }));
+    let engine: Gpt2Engine | undefined;
+    row.peerMs.push(await timed(async () => { engine = await Gpt2Engine.load(source); }));
     engine!.dispose();
-    row.cancelMs.push(await cancelLatency((signal) => Engine.load(source, { signal }).then((e) => e.dispose()), 0.4 * row.peerMs[i]));
+    row.cancelMs.push(await cancelLatency((signal) => Gpt2Engine.load(source, { signal }).then((e) => e.dispose()), 0.4 * row.peerMs[i]));
   }
   rows.push(row);
   log(`loading: ${row.peerMs.map(fmtMs).join(', ')} ms; cancel ${row.cancelMs.map(fmtMs).join(', ')} ms`);
 }
 
-const engine = await Engine.load(source);
+const engine = await Gpt2Engine.load(source);
 const { promptIds, targetIds } = engine.encodeFact('The capital of France is', ' Paris');
 
 // 2. Attribution (m = 20, all layers): peer = one layer × target token.

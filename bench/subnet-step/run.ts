@@ -17,7 +17,7 @@
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MODEL_DIR, loadEngine } from '../../src/cli/common';
+import { DEFAULT_MODEL_DIR, loadGpt2Engine } from '../../src/cli/common';
 import { loadFactSetFile } from '../../src/cli/facts-file';
 import { initNodeBackend } from '../../src/cli/node-backend';
 import { kgBatch, kgItemsFromFacts, klRowIndices, lmBlocks, type KgItem } from '../../src/core/subnetwork/data';
@@ -65,7 +65,7 @@ async function main(): Promise<number> {
   const machine = logMachine(log);
   const backend = await initNodeBackend('wasm');
   const started = performance.now();
-  const engine = await loadEngine('default', 'wasm');
+  const engine = await loadGpt2Engine('default', 'wasm', 'subnetwork');
   logBackend(log, backend, performance.now() - started);
   const { weights, tokenizer } = engine;
   const library = loadFactSetFile('default');

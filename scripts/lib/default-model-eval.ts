@@ -6,7 +6,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Engine } from '../../src/core/engine';
+import { Gpt2Engine } from '../../src/core/engine';
 import type { Gpt2Config } from '../../src/core/model/config';
 import { forward } from '../../src/core/model/gpt2';
 import type { Gpt2Weights } from '../../src/core/model/weights';
@@ -90,11 +90,11 @@ function textPerplexity(weights: Gpt2Weights, lines: number[][], pad: number): {
 const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
 export async function evaluateDefaultModel(model: Gpt2Weights | string, tokenizer: Tokenizer | undefined, options: { sample?: number; seed: number }): Promise<EvaluationReport> {
-  let engine: Engine | undefined;
+  let engine: Gpt2Engine | undefined;
   let weights: Gpt2Weights;
   if (typeof model === 'string') {
     const { parseModelSource } = await import('../../src/core/hub/source');
-    engine = await Engine.load(parseModelSource(model), {});
+    engine = await Gpt2Engine.load(parseModelSource(model), {});
     weights = engine.weights;
     tokenizer = engine.tokenizer;
   } else weights = model;

@@ -51,7 +51,7 @@ export const useDkn = create<DknState>()((set, get) => ({
     controller?.abort();
     controller = new AbortController();
     set({ running: true, error: undefined, result: undefined, suppression: undefined, progress: { fraction: 0, stage: 'start' } });
-    const nLayer = model.config.nLayer;
+    const nLayer = model.shape.nLayer;
     const layers: [number, number] | undefined = get().fromLayer > 0 ? [Math.min(get().fromLayer, nLayer - 1), nLayer - 1] : undefined;
     try {
       const result = await engine().call('degeneracy', { prompts, target, options: layers ? { layers } : {} }, {

@@ -8,7 +8,7 @@ import { createFact, exportFacts, importFacts } from '../core/facts/io';
 import type { Fact, FactSet } from '../core/facts/types';
 import { fetchFile } from '../core/hub/fetch';
 import { factQuery } from './knowledge';
-import { EXAMPLE_PROMPT, EXAMPLE_TARGET, toUiError, useLab, type UiError } from './store';
+import { EXAMPLE_PROMPT, EXAMPLE_TARGET, isMaskedModel, toUiError, useLab, type UiError } from './store';
 
 export const LIBRARY_URL = `${import.meta.env.BASE_URL.replace(/\/*$/, '/')}models/default/facts.json`;
 
@@ -95,9 +95,10 @@ export const useFacts = create<FactsState>()((set, get) => ({
   chooseFact(fact) {
     const library = get().library;
     if (!library) return;
-    const { prompts, target } = factQuery(library, fact);
+    const masked = isMaskedModel();
+    const { prompts, target } = factQuery(library, fact, masked);
     if (prompts.length === 0) {
-      set({ ioError: { code: 'facts-no-prompts', message: `The fact "${fact.id}" has no causal prompts.` } });
+      set({ ioError: { code: 'facts-no-prompts', message: `The fact "${fact.id}" has no ${masked ? 'masked prompts (with [MASK]) for this BERT model' : 'causal prompts'}.` } });
       return;
     }
     set({ factId: fact.id, subject: fact.subject, relation: fact.relation, paraphrases: prompts.slice(1), ioError: undefined, ioMessage: undefined });
@@ -179,6 +180,15 @@ export const useFacts = create<FactsState>()((set, get) => ({
 
   clearIo: () => set({ ioError: undefined, ioMessage: undefined }),
 }));
+
+// A model of the other kind (GPT-2 ↔ BERT) asks the same fact in its own form: the library
+// fact again (or the example fact) with causal or masked prompts.
+useLab.subscribe((s, prev) => {
+  if (!s.model || s.model.objective === (prev.model?.objective ?? 'causal')) return;
+  const { library, factId } = useFacts.getState();
+  const fact = library?.facts.find((f) => f.id === factId) ?? library?.facts.find((f) => f.id === 'capital_of/france');
+  if (fact) useFacts.getState().chooseFact(fact);
+});
 
 // Typing a different first prompt or target by hand makes the fact the user's own.
 useLab.subscribe((s, prev) => {

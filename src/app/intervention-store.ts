@@ -12,7 +12,7 @@ import type { EditRecipe } from './permalink';
 import { useFacts } from './facts-store';
 import { controlFacts, relationSample, type ControlItem } from './knowledge';
 import { refineSettingsOf, useNeurons } from './neuron-store';
-import { engine, toUiError, useLab, type UiError } from './store';
+import { engine, isMaskedModel, toUiError, useLab, type UiError } from './store';
 
 export const INTERVENE_DEBOUNCE_MS = 120;
 
@@ -80,7 +80,7 @@ function itemsFor(): { items: BarItem[]; controls: ControlItem[] } {
   const { library } = useFacts.getState();
   const own: BarItem[] = result.prompts.map((prompt, i) => ({ kind: 'own', label: `prompt ${i + 1}`, prompt, target: result.target }));
   const key = result.factId ?? `${result.prompts[0]}|${result.target}`;
-  const controls = controlFacts(library, key, result.factId ? result.relation : undefined, 5).filter((c) => c.factId !== result.factId);
+  const controls = controlFacts(library, key, result.factId ? result.relation : undefined, isMaskedModel(), 5).filter((c) => c.factId !== result.factId);
   return { items: [...own, ...controls.map((c): BarItem => ({ kind: 'control', label: c.label, prompt: c.prompt, target: c.target }))], controls };
 }
 
@@ -168,7 +168,7 @@ export const useIntervention = create<InterventionState>()((set, get) => ({
     }
     let neurons = get().chosenNeurons();
     if (relationFilter) {
-      const relationFacts = relationSample(useFacts.getState().library, result.relation, result.factId);
+      const relationFacts = relationSample(useFacts.getState().library, result.relation, result.factId, isMaskedModel());
       set({ editBusy: true, editError: undefined, filterNote: `Finding the knowledge neurons of ${relationFacts.length} facts of the relation…` });
       try {
         const attribution = { steps: result.attribution.steps, rule: result.attribution.rule, site: result.attribution.site };

@@ -36,10 +36,21 @@ export function searchFacts(set: FactSet | undefined, query: string, relationId 
   return { matches, total };
 }
 
-/** All causal prompts of a library fact and its target (" Paris"). */
-export function factQuery(set: FactSet, fact: Fact): { prompts: string[]; target: string } {
+/**
+ * All prompts of a library fact and its target, in the loaded model's form: causal prompts
+ * and " Paris" for GPT-2, masked prompts ("… is [MASK].") and "Paris" for BERT.
+ */
+export function factQuery(set: FactSet, fact: Fact, masked = false): { prompts: string[]; target: string } {
   const relation = set.relations.find((r) => r.id === fact.relation);
-  return { prompts: promptsFor(fact, relation, { split: 'all' }), target: targetFor(fact) };
+  return { prompts: promptsFor(fact, relation, { split: 'all', masked }), target: targetFor(fact, { masked }) };
+}
+
+/**
+ * Whether a fact can stand in a batch for a masked model: one [MASK] stands for one word
+ * piece, so multi-word objects ("Buenos Aires") cannot (and would fail the whole batch).
+ */
+function usable(fact: Fact, masked: boolean): boolean {
+  return !masked || /^[^\s-]+$/u.test(fact.object);
 }
 
 /** FNV-1a: a stable choice that does not depend on the platform. */
@@ -63,29 +74,29 @@ export interface ControlItem {
  */
 /** Facts the relation filter counts neurons over: the fact itself and up to `n` − 1 others of its relation, evenly spread. */
 export const RELATION_FILTER_FACTS = 20;
-export function relationSample(set: FactSet | undefined, relationId: string, factId: string | undefined, n = RELATION_FILTER_FACTS): Array<{ prompts: string[]; target: string }> {
+export function relationSample(set: FactSet | undefined, relationId: string, factId: string | undefined, masked = false, n = RELATION_FILTER_FACTS): Array<{ prompts: string[]; target: string }> {
   const relation = set?.relations.find((r) => r.id === relationId);
   if (!set || !relation) return [];
-  const facts = set.facts.filter((f) => f.relation === relationId);
+  const facts = set.facts.filter((f) => f.relation === relationId && (f.id === factId || usable(f, masked)));
   const own = facts.filter((f) => f.id === factId);
   const others = facts.filter((f) => f.id !== factId);
   const stride = Math.max(1, Math.floor(others.length / Math.max(1, n - own.length)));
   const chosen = [...own, ...others.filter((_, i) => i % stride === 0)].slice(0, n);
-  return chosen.map((f) => ({ prompts: promptsFor(f, relation, { split: 'all' }), target: targetFor(f) })).filter((f) => f.prompts.length > 0);
+  return chosen.map((f) => factQuery(set, f, masked)).filter((f) => f.prompts.length > 0);
 }
 
-export function controlFacts(set: FactSet | undefined, key: string, ownRelation: string | undefined, n = 5): ControlItem[] {
+export function controlFacts(set: FactSet | undefined, key: string, ownRelation: string | undefined, masked = false, n = 5): ControlItem[] {
   if (!set) return [];
   const out: ControlItem[] = [];
   for (const relation of set.relations) {
     if (out.length >= n) break;
     if (relation.id === ownRelation) continue;
-    const facts = set.facts.filter((f) => f.relation === relation.id);
+    const facts = set.facts.filter((f) => f.relation === relation.id && usable(f, masked));
     if (facts.length === 0) continue;
     const fact = facts[stableHash(`${key}|${relation.id}`) % facts.length];
-    const prompts = promptsFor(fact, relation, { split: 'all' });
+    const { prompts, target } = factQuery(set, fact, masked);
     if (prompts.length === 0) continue;
-    out.push({ label: `${fact.subject} → ${fact.object}`, factId: fact.id, prompt: prompts[0], target: targetFor(fact) });
+    out.push({ label: `${fact.subject} → ${fact.object}`, factId: fact.id, prompt: prompts[0], target });
   }
   return out;
 }

@@ -41,6 +41,9 @@ export interface LinkState {
   openAnalysis(text: string, fileName: string): Promise<void>;
 }
 
+/** The models that ship with the app: a link may load them without asking. */
+const EMBEDDED_MODELS = new Set(['default', 'default-bert']);
+
 /** The current analysis as a link state (throws FactlabError when it cannot travel in a link). */
 export function captureLink(view: ViewId): LabLink {
   const lab = useLab.getState();
@@ -48,8 +51,8 @@ export function captureLink(view: ViewId): LabLink {
   const kn = useNeurons.getState();
   const iv = useIntervention.getState();
   const model = lab.model?.id ?? 'default';
-  if (model !== 'default' && !model.startsWith('hub:') && !model.startsWith('url:')) {
-    throw new FactlabError('link-local-model', 'This model was opened from files on this computer; a link cannot carry them. Links work for the default model, Hub repos and URLs.');
+  if (!EMBEDDED_MODELS.has(model) && !model.startsWith('hub:') && !model.startsWith('url:')) {
+    throw new FactlabError('link-local-model', 'This model was opened from files on this computer; a link cannot carry them. Links work for the default models, Hub repos and URLs.');
   }
   const result = kn.result;
   const settings = { ...kn.settings, ...(result ? { method: result.method, steps: result.attribution.steps, rule: result.attribution.rule, site: result.attribution.site } : {}) };
@@ -199,10 +202,10 @@ export const useLink = create<LinkState>()((set, get) => {
     await open(link);
   };
 
-  /** Restores at once on the default model; asks first for a model that must be downloaded. */
+  /** Restores at once on an embedded model; asks first for a model that must be downloaded. */
   const open = async (link: LabLink, expected?: SavedNeurons) => {
     set({ view: link.view, linkError: undefined });
-    if (link.model === 'default') return restore(link, expected);
+    if (EMBEDDED_MODELS.has(link.model)) return restore(link, expected);
     const source = parseModelSource(link.model);
     set({ status: 'confirm', pending: { link, expected, what: describeSource(source), pinned: source.kind !== 'hub' || source.pinned } });
   };

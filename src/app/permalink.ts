@@ -211,9 +211,9 @@ function optional<T>(o: Obj, key: string, read: (v: unknown) => T): T | undefine
 
 function modelId(v: unknown): string {
   const id = text(v, 'the model', 2000);
-  if (id === 'default' || /^hub:[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?@[A-Za-z0-9._/-]+$/.test(id)) return id;
+  if (id === 'default' || id === 'default-bert' || /^hub:[A-Za-z0-9._-]+(\/[A-Za-z0-9._-]+)?@[A-Za-z0-9._/-]+$/.test(id)) return id;
   if (/^url:https?:\/\/\S+$/.test(id)) return id;
-  throw bad('the model should be "default", a Hub repo@revision or an http(s) URL.');
+  throw bad('the model should be "default", "default-bert", a Hub repo@revision or an http(s) URL.');
 }
 
 function search(v: unknown): LinkSearch {

@@ -15,6 +15,9 @@ export const BACKEND_CHOICES: readonly BackendName[] = ['webgpu', 'wasm', 'webgl
 
 export const EXAMPLE_PROMPT = 'The capital of France is';
 export const EXAMPLE_TARGET = ' Paris';
+
+/** Whether the loaded model fills a [MASK] (BERT) rather than continuing the prompt (GPT-2). */
+export const isMaskedModel = (): boolean => useLab.getState().model?.objective === 'masked';
 export const PREDICT_DEBOUNCE_MS = 150;
 
 export interface UiError {
@@ -259,7 +262,7 @@ export const useLab = create<LabState>()((set, get) => {
         });
         return;
       }
-      const label = source.kind === 'hub' ? `${source.repo}@${source.revision}` : source.kind === 'url' ? source.url : 'default model';
+      const label = source.kind === 'hub' ? `${source.repo}@${source.revision}` : source.kind === 'url' ? source.url : source.kind === 'default' && source.arch === 'bert' ? 'default BERT' : 'default model';
       await get().loadModel({ label, source });
     },
 

@@ -4,7 +4,7 @@ import { dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { isBackendName } from '../core/backend';
-import { Engine } from '../core/engine';
+import { loadEngine as loadModel, requireGpt2, type Engine, type Gpt2Engine } from '../core/engine';
 import { FactlabError } from '../core/errors';
 import { parseModelSource } from '../core/hub/source';
 import { initNodeBackend } from './node-backend';
@@ -24,7 +24,18 @@ export async function loadEngine(modelSpec: string | undefined, backend: string 
   const backendName = backend ?? 'wasm';
   if (!isBackendName(backendName) || backendName === 'webgl') throw new FactlabError('usage', `--backend must be wasm, cpu or webgpu, got "${backendName}".`);
   await initNodeBackend(backendName);
-  return Engine.load(parseModelSource(modelSpec, { localExists: existsSync }), { defaultLocation: DEFAULT_MODEL_DIR });
+  return loadModel(parseModelSource(modelSpec, { localExists: existsSync }), { defaultLocation: DEFAULT_MODEL_DIR });
+}
+
+/** For the commands whose method is GPT-2 only: a BERT checkpoint gets the reason, before any work. */
+export async function loadGpt2Engine(modelSpec: string | undefined, backend: string | undefined, what: 'degeneracy' | 'subnetwork'): Promise<Gpt2Engine> {
+  const engine = await loadEngine(modelSpec, backend);
+  try {
+    return requireGpt2(engine, what);
+  } catch (err) {
+    engine.dispose();
+    throw err;
+  }
 }
 
 export function parseIntList(text: string, flag: string): number[] {

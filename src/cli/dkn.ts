@@ -4,7 +4,7 @@ import { findDegenerateNeurons, type DknResult } from '../core/degeneracy/dkn';
 import { BASELINES, DKN_PRESETS, resolveDknSettings, type BaselineName, type DknOptions, type DknPreset } from '../core/degeneracy/settings';
 import { summarizeDknResults } from '../core/degeneracy/summary';
 import { loadFactSetFile, selectFacts } from './facts-file';
-import { loadEngine, parseCommandArgs, parseLayerRange, parsePositiveInt, printJson } from './common';
+import { loadGpt2Engine, parseCommandArgs, parseLayerRange, parsePositiveInt, printJson } from './common';
 import { factItems } from './fact-items';
 
 function fraction(text: string | undefined, flag: string): number | undefined {
@@ -70,7 +70,7 @@ export async function runDkn(argv: string[]): Promise<number> {
   const maxPrompts = parsePositiveInt(args.prompts, '--prompts', 1000, 1000);
   const set = loadFactSetFile(args.facts);
   const facts = selectFacts(set, args.ids);
-  const engine = await loadEngine(args.model, args.backend);
+  const engine = await loadGpt2Engine(args.model, args.backend, 'degeneracy');
   try {
     if (typeof args.layers === 'string') options.layers = parseLayerRange(args.layers, engine.info.config.nLayer);
     const settings = resolveDknSettings(options);

@@ -4,7 +4,6 @@ import type { Engine } from '../core/engine';
 import { FactlabError } from '../core/errors';
 import type { Fact, FactSet } from '../core/facts/types';
 import { eraseRelationExperiment, updateFactExperiment } from '../core/knowledge/edit-eval';
-import { factNeurons } from '../core/knowledge/neurons';
 import type { Neuron } from '../core/knowledge/refine';
 import { loadEngine, parseCommandArgs, printJson } from './common';
 import { factItems } from './fact-items';
@@ -39,8 +38,15 @@ async function neuronSets(engine: Engine, set: FactSet, facts: Fact[], args: { k
   for (const [k, fact] of facts.entries()) {
     if (sets.has(fact.id)) continue;
     if (process.stderr.isTTY) process.stderr.write(`\rknowledge neurons ${k + 1}/${facts.length}   `);
-    const items = factItems(engine, set, fact);
-    const found = await factNeurons(engine.weights, { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds }, { attribution, refine });
+    let items;
+    try {
+      items = factItems(engine, set, fact);
+    } catch (err) {
+      // A fact this model cannot pose (a BERT answer of several word pieces) has no neurons here.
+      if (err instanceof FactlabError) continue;
+      throw err;
+    }
+    const found = await engine.factModel.factNeurons(items, { attribution, refine });
     sets.set(fact.id, found.refined.neurons.map((n) => [n.layer, n.index] as Neuron));
   }
   return sets;
@@ -55,7 +61,7 @@ export async function runEdit(argv: string[]): Promise<number> {
   try {
     const relationFacts = set.facts.filter((f) => f.relation === fact.relation);
     const sets = await neuronSets(engine, set, relationFacts, args);
-    const result = await updateFactExperiment(engine.weights, engine.tokenizer, set, fact, args.to, sets.get(fact.id) ?? [], [...sets.values()], Number(args.seed ?? 42));
+    const result = await updateFactExperiment(engine.factModel, set, fact, args.to, sets.get(fact.id) ?? [], [...sets.values()], Number(args.seed ?? 42));
     const { edit, ...rest } = result;
     const out = { model: engine.info.id, ...rest, editedSlots: edit?.slots.map((s) => ({ param: s.param, row: s.row })) ?? [] };
     if (args.json) printJson(out);
@@ -73,13 +79,13 @@ export async function runErase(argv: string[]): Promise<number> {
   if (!args.relation || !set.relations.some((r) => r.id === args.relation)) {
     throw new FactlabError('usage', `erase needs --relation, one of: ${set.relations.map((r) => r.id).join(', ')}.`);
   }
-  const replacement = (args.replacement ?? 'zero') as 'zero' | 'mean-embedding';
-  if (replacement !== 'zero' && replacement !== 'mean-embedding') throw new FactlabError('usage', '--replacement must be zero or mean-embedding.');
+  const replacement = (args.replacement ?? 'zero') as 'zero' | 'unk' | 'mean-embedding';
+  if (replacement !== 'zero' && replacement !== 'unk' && replacement !== 'mean-embedding') throw new FactlabError('usage', '--replacement must be zero, unk (BERT) or mean-embedding (GPT-2).');
   const engine = await loadEngine(args.model, args.backend);
   try {
     const relationFacts = set.facts.filter((f) => f.relation === args.relation);
     const sets = await neuronSets(engine, set, relationFacts, args);
-    const result = await eraseRelationExperiment(engine.weights, engine.tokenizer, set, args.relation, [...sets.values()], {
+    const result = await eraseRelationExperiment(engine.factModel, set, args.relation, [...sets.values()], {
       replacement,
       top: args.top === undefined ? 20 : Number(args.top),
       otherFacts: args['other-facts'] === undefined ? undefined : Number(args['other-facts']),

@@ -2,9 +2,8 @@
 import { FactlabError } from '../core/errors';
 import type { Engine } from '../core/engine';
 import type { AttributionSettings, NeuronSite } from '../core/knowledge/attribution';
-import { evaluateInterventions, sampleFacts } from '../core/knowledge/evaluate';
-import { factNeurons, type NeuronMethod } from '../core/knowledge/neurons';
-import { answerProbsWithNeurons } from '../core/knowledge/patching';
+import { evaluateInterventions, poseableFacts, sampleFacts } from '../core/knowledge/evaluate';
+import type { NeuronMethod } from '../core/knowledge/neurons';
 import { autoTuneP, parseNeuronList, REFINE_PRESETS, type RefinePreset, type RefineSettings } from '../core/knowledge/refine';
 import { RULES, type RiemannRule } from '../core/knowledge/riemann';
 import { loadFactSetFile, selectFacts } from './facts-file';
@@ -116,7 +115,7 @@ export async function runNeurons(argv: string[]): Promise<number> {
     const found = [];
     for (const fact of facts) {
       const items = factItems(engine, set, fact, args.split);
-      found.push({ fact, prompts: items.length, result: await factNeurons(engine.weights, { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds }, { method, attribution, refine }) });
+      found.push({ fact, prompts: items.length, result: await engine.factModel.factNeurons(items, { method, attribution, refine }) });
     }
     // Official per-relation tuning of p toward 2–5 neurons per fact (re-refines the same scores).
     const tunedP: Record<string, number> = {};
@@ -154,10 +153,8 @@ export async function runIntervene(argv: string[]): Promise<number> {
   const site = (args.site ?? 'post') as NeuronSite;
   if (site !== 'post' && site !== 'pre') throw new FactlabError('usage', '--site must be post or pre.');
   return withEngine(args.model, args.backend, async (engine) => {
-    const neurons = parseNeuronList(args.neurons!, engine.info.config.nLayer, engine.info.config.nInner);
-    const item = engine.encodeFact(args.prompt!, args.target!);
-    const [before] = await answerProbsWithNeurons(engine.weights, [item], [], 1);
-    const [after] = await answerProbsWithNeurons(engine.weights, [item], neurons, scale, site);
+    const neurons = parseNeuronList(args.neurons!, engine.info.shape.nLayer, engine.info.shape.nInner);
+    const [{ before, after }] = await engine.intervene({ items: [{ prompt: args.prompt!, target: args.target! }], neurons, scale, site });
     const out = { model: engine.info.id, neurons, scale, site, before, after, change: before.prob > 0 ? (after.prob - before.prob) / before.prob : 0 };
     if (args.json) printJson(out);
     else process.stdout.write(`P before ${before.prob.toExponential(4)}, after ${after.prob.toExponential(4)} (${(100 * out.change).toFixed(1)}%)\n`);
@@ -178,11 +175,12 @@ export async function runEvaluate(argv: string[]): Promise<number> {
   const set = loadFactSetFile(args.facts);
   const count = parsePositiveInt(args.count, '--count', 100, 100_000);
   const seed = args.seed === undefined ? 42 : Number(args.seed);
-  const facts = sampleFacts(set, count, seed, args.relations?.split(','));
-  if (facts.length === 0) throw new FactlabError('usage', 'No facts match --relations.');
+  if (sampleFacts(set, 1, seed, args.relations?.split(',')).length === 0) throw new FactlabError('usage', 'No facts match --relations.');
   return withEngine(args.model, args.backend, async (engine) => {
+    // A masked model is asked only facts with one-piece answers; the rest are not sampled.
+    const facts = sampleFacts({ ...set, facts: poseableFacts(engine.factModel, set) }, count, seed, args.relations?.split(','));
     const options = { method: neuronMethod(args.method), attribution: attributionSettings(args, engine.info.config.nLayer), refine: refineSettings(args), seed, split: (args.split ?? 'all') as 'train' | 'all' };
-    const result = await evaluateInterventions(engine.weights, engine.tokenizer, set, facts, options, {
+    const result = await evaluateInterventions(engine.factModel, set, facts, options, {
       onProgress: (p) => process.stderr.isTTY && process.stderr.write(`\r${p.stage}   `),
     });
     const { perFact, ...summary } = result;

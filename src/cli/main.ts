@@ -12,9 +12,14 @@ import { runSubnet, SUBNET_USAGE } from './subnet';
 
 const USAGE = `usage: factlab <command> [options]
 
+models: --model default (the embedded GPT-2), default-bert (the embedded BERT), a folder, a URL or
+        a Hub repo@revision; GPT-2 and BERT checkpoints are told apart by config.json. For BERT,
+        prompts hold one [MASK] ("The capital of France is [MASK].") and the target is one word piece.
+        dkn and subnet are GPT-2 only and say so for a BERT.
+
 commands:
-  predict   next-token distribution and target probability for a prompt
-            --model <default|folder|url|repo@rev> (--prompt TEXT | --ids 1,2,3)
+  predict   next-token (GPT-2) or [MASK] (BERT) distribution and target probability for a prompt
+            --model <default|default-bert|folder|url|repo@rev> (--prompt TEXT | --ids 1,2,3)
             [--target TEXT] [--top K] [--backend wasm|cpu|webgpu] [--dump-logits FILE.json|FILE.f32] [--json]
   attribute integrated-gradients attribution of the FFN neurons for one prompt and target
             --model M --prompt TEXT --target TEXT [--steps 20] [--rule right|left|trapezoid|eleuther]
@@ -29,7 +34,7 @@ commands:
   edit      update one fact through its knowledge neurons (norm-scaled, λ1 = 1, λ2 = 8) and measure it
             --model M --facts FILE|default --id FACT_ID --to NEW_OBJECT [--kn neurons.json] [--seed 42] [--json]
   erase     erase a relation through its 20 most frequent knowledge neurons and measure it
-            --model M --facts FILE|default --relation R [--kn neurons.json] [--replacement zero|mean-embedding] [--json]
+            --model M --facts FILE|default --relation R [--kn neurons.json] [--replacement zero|unk|mean-embedding] [--json]
   dkn       degenerate knowledge neurons of facts: clusters, functional filter, subset drops, verdict
             --model M --facts FILE|default [--ids ID,…] [--preset project|dkn-code] [--steps 20] [--prompts N]
             [--t 0.2] [--joint-drop-min 0.3] [--max-span 3] [--baselines pairwise,hierarchical,dbscan,kmeans]

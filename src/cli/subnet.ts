@@ -5,7 +5,7 @@
  * kept, and --resume continuing exactly. eval: full vs remaining model vs the random baseline.
  */
 import { existsSync, readFileSync } from 'node:fs';
-import type { Engine } from '../core/engine';
+import type { Gpt2Engine } from '../core/engine';
 import { FactlabError } from '../core/errors';
 import type { Gpt2Config } from '../core/model/config';
 import { lmBlocks } from '../core/subnetwork/data';
@@ -15,7 +15,7 @@ import { evaluateSubnetwork, type SubnetEvaluation } from '../core/subnetwork/me
 import { SubnetController, type SubnetProgress } from '../core/subnetwork/progress';
 import { resolveSettings, type SubnetOptions } from '../core/subnetwork/settings';
 import { trainSubnetwork, type ResumePoint } from '../core/subnetwork/trainer';
-import { loadEngine, parseCommandArgs, parseLayerRange, parsePositiveInt, printJson } from './common';
+import { loadGpt2Engine, parseCommandArgs, parseLayerRange, parsePositiveInt, printJson } from './common';
 import { dataFingerprint, momentsPath, readCheckpoint, writeCheckpoint, writeFinalMask } from './subnet-checkpoint';
 import { lmTokens, SET_OPTIONS, SET_USAGE, subnetSets } from './subnet-sets';
 
@@ -97,7 +97,7 @@ export async function runSubnetTrain(argv: string[]): Promise<number> {
   if (!args.out) throw new FactlabError('usage', 'subnet train needs --out MASK.safetensors (the checkpoints and the final mask go there).');
   const out = args.out;
   if (!args.resume && existsSync(out)) throw new FactlabError('usage', `${out} exists: pass --resume to continue that run, or choose another --out.`);
-  const engine = await loadEngine(args.model, args.backend);
+  const engine = await loadGpt2Engine(args.model, args.backend, 'subnetwork');
   try {
     const { config } = engine.weights;
     const sets = subnetSets(engine, args);
@@ -171,7 +171,7 @@ export function evaluationSummary(e: SubnetEvaluation) {
   };
 }
 
-function readMask(engine: Engine, file: string | undefined) {
+function readMask(engine: Gpt2Engine, file: string | undefined) {
   if (!file) throw new FactlabError('usage', 'subnet eval needs --mask MASK.safetensors (from `factlab subnet train`).');
   let bytes: Uint8Array;
   try {
@@ -186,7 +186,7 @@ function readMask(engine: Engine, file: string | undefined) {
 
 export async function runSubnetEval(argv: string[]): Promise<number> {
   const args = parseCommandArgs(argv, { model: { type: 'string' }, mask: { type: 'string' }, ...SET_OPTIONS, 'lm-block': { type: 'string' }, 'random-seed': { type: 'string' } }, 'subnet eval');
-  const engine = await loadEngine(args.model, args.backend);
+  const engine = await loadGpt2Engine(args.model, args.backend, 'subnetwork');
   try {
     const mask = readMask(engine, args.mask);
     const sets = subnetSets(engine, args);

@@ -4,7 +4,7 @@
  * result or error. Large numeric results travel as transferred ArrayBuffers.
  */
 import type { BackendInfo, BackendName } from '../core/backend';
-import type { EditSummary, ModelInfo, PredictRequest, PredictResult, TokenView } from '../core/engine';
+import type { EditSummary, EraseReplacement, ModelInfo, PredictRequest, PredictResult, TokenView } from '../core/engine';
 import type { AttributionResult, AttributionSettings, LayerAttribution, NeuronSite } from '../core/knowledge/attribution';
 import type { FactNeuronsResult, NeuronMethod } from '../core/knowledge/neurons';
 import type { AnswerProb } from '../core/knowledge/patching';
@@ -56,7 +56,7 @@ export interface EngineApi {
   /** A neuron's value vector projected on the vocabulary. */
   neuronInfo: [{ neuron: Neuron; top?: number }, { neuron: Neuron; valueNorm: number; promotes: Array<TokenView & { logit: number }>; suppresses: Array<TokenView & { logit: number }> }];
   editFact: [{ prompt: string; target: string; newTarget: string; neurons: Neuron[] }, EditSummary[]];
-  eraseNeurons: [{ neurons: Neuron[]; replacement?: 'zero' | 'mean-embedding'; label?: string }, EditSummary[]];
+  eraseNeurons: [{ neurons: Neuron[]; replacement?: EraseReplacement; label?: string }, EditSummary[]];
   /** Reverts one edit (by id) or all of them. */
   revertEdit: [{ id?: string }, EditSummary[]];
   listEdits: [Record<string, never>, EditSummary[]];

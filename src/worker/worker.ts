@@ -14,7 +14,7 @@ import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-si
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { initBackend, type BackendName } from '../core/backend';
 import { backendFailureReason, watchDeviceLoss } from '../core/backend-health';
-import { Engine } from '../core/engine';
+import { loadEngine, requireGpt2, type Engine } from '../core/engine';
 import { CancelledError, describeError, FactlabError, throwIfAborted } from '../core/errors';
 import type { CheckpointProgress } from '../core/hub/checkpoint';
 import { clearAllCachedModels, clearCachedModel, listCachedModels } from '../core/hub/cache';
@@ -94,7 +94,7 @@ const handlers: { [M in Method]: Handler<M> } = {
   load: (args, { signal, progress }) =>
     serialized(signal, 'model loading', async () => {
       progress({ fraction: 0, stage: 'start', detail: 'Starting…' });
-      const next = await Engine.load(args.source, {
+      const next = await loadEngine(args.source, {
         signal,
         defaultLocation: DEFAULT_MODEL_URL,
         onProgress: (p) => progress(toProgress(p)),
@@ -149,7 +149,7 @@ const handlers: { [M in Method]: Handler<M> } = {
   subnetTrain: (args, { signal, progress }) =>
     withEngine(signal, 'subnetwork training', (e) => {
       let fraction = 0;
-      return e.subnet.train(args.facts, { profile: 'browser', ...args.options }, {
+      return requireGpt2(e, 'subnetwork').subnet.train(args.facts, { profile: 'browser', ...args.options }, {
         signal,
         onProgress: (event) => {
           if (event.kind === 'step') fraction = event.record.step / event.steps;
@@ -160,13 +160,13 @@ const handlers: { [M in Method]: Handler<M> } = {
   // Not queued: it must reach a training that holds the queue.
   subnetControl: async (args) => {
     if (!engine) throw new FactlabError('no-model', 'No model is loaded yet: load one first.');
-    return engine.subnet.control(args.action);
+    return requireGpt2(engine, 'subnetwork').subnet.control(args.action);
   },
-  subnetEvaluate: (args, { signal }) => withEngine(signal, 'subnetwork evaluation', (e) => e.subnet.evaluate(args.facts, { signal })),
-  subnetRemove: (args, { signal }) => withEngine(signal, 'subnetwork removal', async (e) => (args.removed ? e.subnet.remove() : e.subnet.restore())),
-  subnetStatus: async () => engine?.subnet.status() ?? { mask: null, removed: false, training: 'idle' },
-  subnetExport: (args, { signal }) => withEngine(signal, 'mask export', async (e) => ({ bytes: await e.subnet.exportMask(args.encoding) })),
-  subnetImport: (args, { signal }) => withEngine(signal, 'mask import', async (e) => e.subnet.importMask(args.bytes, args.fileName)),
+  subnetEvaluate: (args, { signal }) => withEngine(signal, 'subnetwork evaluation', (e) => requireGpt2(e, 'subnetwork').subnet.evaluate(args.facts, { signal })),
+  subnetRemove: (args, { signal }) => withEngine(signal, 'subnetwork removal', async (e) => (args.removed ? requireGpt2(e, 'subnetwork').subnet.remove() : requireGpt2(e, 'subnetwork').subnet.restore())),
+  subnetStatus: async () => engine?.subnet?.status() ?? { mask: null, removed: false, training: 'idle' },
+  subnetExport: (args, { signal }) => withEngine(signal, 'mask export', async (e) => ({ bytes: await requireGpt2(e, 'subnetwork').subnet.exportMask(args.encoding) })),
+  subnetImport: (args, { signal }) => withEngine(signal, 'mask import', async (e) => requireGpt2(e, 'subnetwork').subnet.importMask(args.bytes, args.fileName)),
 
   listCache: async () =>
     (await listCachedModels()).map((m) => ({ id: m.sourceId, files: m.files.map(({ name, bytes }) => ({ name, bytes })), totalBytes: m.totalBytes })),

@@ -7,7 +7,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { expect } from 'vitest';
-import { Engine } from '../../src/core/engine';
+import { Gpt2Engine } from '../../src/core/engine';
 import { loadCheckpointFiles } from '../../src/core/hub/checkpoint';
 import type { FileLike } from '../../src/core/hub/source';
 import { disposeMaskState } from '../../src/core/subnetwork/mask';
@@ -44,7 +44,7 @@ const FULL_SESSION: SessionSize = { attributions: 100, searches: 5, intervention
 
 /** Runs the session on the current backend, checking tf.memory() after each phase. */
 export async function runLongSession(size: SessionSize = FULL_SESSION): Promise<void> {
-  const engine = Engine.fromCheckpoint(await loadCheckpointFiles({ kind: 'files', files: tinyCheckpointFiles() }));
+  const engine = Gpt2Engine.fromCheckpoint(await loadCheckpointFiles({ kind: 'files', files: tinyCheckpointFiles() }));
   const prompt = 'The cap of France is';
   const target = ' Paris';
   const snapshot = () => ({ tensors: tf.memory().numTensors, bytes: tf.memory().numBytes });

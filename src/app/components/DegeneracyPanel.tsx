@@ -6,6 +6,7 @@ import { formatProb } from '../format';
 import { useLab } from '../store';
 import { ChartFrame } from './ChartFrame';
 import { ErrorMessage } from './ErrorMessage';
+import { Gpt2OnlyNotice } from './Gpt2OnlyNotice';
 import { ProgressBar } from './ProgressBar';
 
 /** Okabe–Ito, colour-blind safe; grey for neurons in no cluster. */
@@ -21,7 +22,15 @@ const pct = (x: number | null | undefined) => (x === null || x === undefined ? '
 export function DegeneracyPanel() {
   const model = useLab((s) => s.model);
   const s = useDkn();
-  const nLayer = model?.config.nLayer ?? 0;
+  const nLayer = model?.shape.nLayer ?? 0;
+  if (model?.arch === 'bert') {
+    return (
+      <section className="card" aria-labelledby="dkn-heading" data-testid="degeneracy">
+        <h2 id="dkn-heading">Degeneracy</h2>
+        <Gpt2OnlyNotice method="degeneracy" />
+      </section>
+    );
+  }
   return (
     <section className="card" aria-labelledby="dkn-heading" data-testid="degeneracy">
       <h2 id="dkn-heading">Degeneracy</h2>

@@ -17,6 +17,7 @@ export function FactPanel() {
   const predicting = useLab((s) => s.predicting);
   const ms = useLab((s) => s.predictMs);
   const model = useLab((s) => s.model);
+  const masked = model?.objective === 'masked';
 
   return (
     <section className="card" aria-labelledby="fact-heading">
@@ -33,11 +34,15 @@ export function FactPanel() {
                 rows={2}
                 value={prompt}
                 spellCheck={false}
-                placeholder="The capital of France is"
+                placeholder={masked ? 'The capital of France is [MASK].' : 'The capital of France is'}
                 aria-describedby="prompt-help"
                 onChange={(e) => setPrompt(e.target.value)}
               />
-              <small id="prompt-help">The beginning of a sentence; the model predicts what comes next (shown below as you type).</small>
+              <small id="prompt-help">
+                {masked
+                  ? 'A sentence with one [MASK] where the answer goes; this BERT predicts the word at [MASK] (shown below as you type).'
+                  : 'The beginning of a sentence; the model predicts what comes next (shown below as you type).'}
+              </small>
             </div>
             <div className="field field-target">
               <label htmlFor="target">Target (optional)</label>
@@ -47,11 +52,11 @@ export function FactPanel() {
                 type="text"
                 value={target}
                 spellCheck={false}
-                placeholder=" Paris"
+                placeholder={masked ? 'Paris' : ' Paris'}
                 aria-describedby="target-help"
                 onChange={(e) => setTarget(e.target.value)}
               />
-              <small id="target-help">The expected continuation; a leading space is added when needed.</small>
+              <small id="target-help">{masked ? 'The expected word at [MASK]: one word piece of the vocabulary.' : 'The expected continuation; a leading space is added when needed.'}</small>
             </div>
           </div>
           <PromptList />

@@ -30,7 +30,7 @@ export function ModelPicker() {
       useLab.setState({
         loadError: {
           code: 'no-model-files',
-          message: `None of the ${picked.length} selected file(s) belongs to a model: pick config.json, model.safetensors and the tokenizer files (vocab.json + merges.txt, or tokenizer.json).`,
+          message: `None of the ${picked.length} selected file(s) belongs to a model: pick config.json, model.safetensors and the tokenizer files (GPT-2: vocab.json + merges.txt or tokenizer.json; BERT: vocab.txt or tokenizer.json).`,
         },
       });
       return;
@@ -61,6 +61,9 @@ export function ModelPicker() {
       <div className="model-sources">
         <button type="button" onClick={() => void loadModel({ label: 'default model', source: { kind: 'default' } })} disabled={disabled} data-testid="load-default">
           Default model
+        </button>
+        <button type="button" onClick={() => void loadModel({ label: 'default BERT', source: { kind: 'default', arch: 'bert' } })} disabled={disabled} data-testid="load-default-bert" title="A small BERT trained on the same facts: the knowledge-neurons paper's masked setting (prompts with [MASK])">
+          Default BERT
         </button>
         <form className="source-form" onSubmit={onSubmit}>
           <label htmlFor="model-source">Hub repo@revision or folder URL</label>

@@ -1,7 +1,9 @@
 import { useMemo, useRef } from 'react';
 import { useFacts } from '../facts-store';
+import { useLab } from '../store';
 import { selectSubnetFacts, useSubnet } from '../subnet-store';
 import { ErrorMessage } from './ErrorMessage';
+import { Gpt2OnlyNotice } from './Gpt2OnlyNotice';
 import { DeltaPplTable, SparsityMap, TrainingCurves } from './SubnetCharts';
 
 /**
@@ -11,6 +13,7 @@ import { DeltaPplTable, SparsityMap, TrainingCurves } from './SubnetCharts';
  */
 export function SubnetworkPanel() {
   const library = useFacts((s) => s.library);
+  const arch = useLab((s) => s.model?.arch);
   const s = useSubnet();
   const file = useRef<HTMLInputElement>(null);
   const facts = useMemo(() => selectSubnetFacts(library, s.targetRelation, s.targetQuery), [library, s.targetRelation, s.targetQuery]);
@@ -19,6 +22,14 @@ export function SubnetworkPanel() {
   const lastEval = s.evals[s.evals.length - 1];
   const sparsity = s.result?.sparsity ?? (s.status.mask?.sparsity && !busy ? s.status.mask.sparsity : undefined);
 
+  if (arch === 'bert') {
+    return (
+      <section className="card" aria-labelledby="subnet-heading" data-testid="subnetwork">
+        <h2 id="subnet-heading">Subnetwork</h2>
+        <Gpt2OnlyNotice method="subnetwork" />
+      </section>
+    );
+  }
   return (
     <section className="card" aria-labelledby="subnet-heading" data-testid="subnetwork">
       <h2 id="subnet-heading">Subnetwork</h2>

@@ -7,6 +7,7 @@ import { ChartFrame } from './ChartFrame';
 
 /** The top next tokens as a table with a horizontal bar per row (bar length = probability, full width = 1). */
 export function TopTokens({ result, prompt }: { result: PredictResult; prompt: string }) {
+  const title = result.model.arch === 'bert' ? `Word at [MASK] in “${prompt}”` : `Next token after “${prompt}”`;
   const table = useMemo<TableSpec>(
     () => ({
       columns: [
@@ -21,10 +22,10 @@ export function TopTokens({ result, prompt }: { result: PredictResult; prompt: s
   );
   return (
     <ChartFrame
-      title={`Next token after “${prompt}”`}
+      title={title}
       name={`top-tokens-${slug(prompt)}`}
       testId="top-tokens-frame"
-      figure={{ kind: 'bars', bars: { title: `Next token after “${prompt}”`, labelKey: 'token', valueKeys: ['probability'], format: formatProb } }}
+      figure={{ kind: 'bars', bars: { title, labelKey: 'token', valueKeys: ['probability'], format: formatProb } }}
       table={table}
       result={() => ({ prompt, ...result })}
     >
@@ -36,7 +37,7 @@ export function TopTokens({ result, prompt }: { result: PredictResult; prompt: s
 function TokenBars({ result }: { result: PredictResult }) {
   return (
     <table className="top-tokens" data-testid="top-tokens">
-      <caption>Most likely next tokens</caption>
+      <caption>{result.model.arch === 'bert' ? 'Most likely words at [MASK]' : 'Most likely next tokens'}</caption>
       <thead>
         <tr>
           <th scope="col" className="num">

@@ -59,7 +59,7 @@ export function createFileProvider(source: ModelSource, options: FileProviderOpt
       return urlProvider((name) => hubFileUrl(source.repo, source.revision, name, endpoint), id, description, toModelCache(options.cache), source.pinned, options.stallTimeoutMs);
     }
     case 'default': {
-      const location = resolveDefaultLocation(options.defaultLocation);
+      const location = embeddedLocation(resolveDefaultLocation(options.defaultLocation), source.arch);
       // The default model ships with the app: the browser's HTTP cache is enough, and a
       // Cache API copy would go stale when the app updates the model.
       if ('folder' in location) return folderProvider(location.folder, id, description);
@@ -86,6 +86,15 @@ function resolveDefaultLocation(location: DefaultLocation | undefined): { url: s
   const base = (globalThis as { location?: { href?: string } }).location?.href;
   return { url: base ? new URL(location, base).href : location };
 }
+
+/** The embedded BERT lives beside the default GPT-2 (`models/default/` → `models/bert-default/`). */
+function embeddedLocation(gpt2: { url: string } | { folder: string }, arch: 'bert' | undefined): { url: string } | { folder: string } {
+  if (arch !== 'bert') return gpt2;
+  if ('url' in gpt2) return { url: new URL(`../${BERT_FOLDER}/`, gpt2.url.replace(/\/*$/, '/')).href };
+  return { folder: `${gpt2.folder.replace(/[\\/]+$/, '').replace(/[^\\/]+$/, '')}${BERT_FOLDER}` };
+}
+
+const BERT_FOLDER = 'bert-default';
 
 function joinUrl(base: string, name: string): string {
   const encoded = name.split('/').map(encodeURIComponent).join('/');

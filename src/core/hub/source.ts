@@ -21,7 +21,8 @@ export interface FileLike {
 }
 
 export type ModelSource =
-  | { kind: 'default' }
+  /** The embedded models: the default GPT-2, or with `arch: 'bert'` the default BERT beside it. */
+  | { kind: 'default'; arch?: 'bert' }
   | { kind: 'folder'; path: string }
   | { kind: 'url'; url: string }
   | {
@@ -55,13 +56,14 @@ function badSource(message: string): FactlabError {
 }
 
 const FORMS_HINT =
-  'Use "default", a Hub repo id with a revision (owner/name@revision), an http(s):// folder URL, or a local folder path.';
+  'Use "default" (or "default-bert"), a Hub repo id with a revision (owner/name@revision), an http(s):// folder URL, or a local folder path.';
 
 export function parseModelSource(spec: string, options: ParseModelSourceOptions = {}): ModelSource {
   if (typeof spec !== 'string') throw badSource(`Model source must be a string. ${FORMS_HINT}`);
   const s = spec.trim();
   if (s === '') throw badSource(`Model source is empty. ${FORMS_HINT}`);
   if (s === 'default') return { kind: 'default' };
+  if (s === 'default-bert') return { kind: 'default', arch: 'bert' };
 
   const prefixed = /^(hub|url|folder):(.*)$/s.exec(s);
   if (prefixed) {
@@ -194,7 +196,7 @@ export function hubFileUrl(repo: string, revision: string, file: string, endpoin
 export function sourceId(source: ModelSource): string {
   switch (source.kind) {
     case 'default':
-      return 'default';
+      return source.arch === 'bert' ? 'default-bert' : 'default';
     case 'hub':
       return `hub:${source.repo}@${source.revision}`;
     case 'url':
@@ -212,7 +214,7 @@ export function sourceId(source: ModelSource): string {
 export function describeSource(source: ModelSource): string {
   switch (source.kind) {
     case 'default':
-      return 'the embedded default model';
+      return source.arch === 'bert' ? 'the embedded default BERT' : 'the embedded default model';
     case 'hub':
       return `Hub repo ${source.repo}@${source.revision}`;
     case 'url':

@@ -3,11 +3,15 @@
  * each masked paraphrase ("Paris is the capital of [MASK].") at its [MASK], then refine
  * across paraphrases exactly as for GPT-2 (refine.ts, methods.md D4).
  */
+import * as tf from '@tensorflow/tfjs';
 import { FactlabError, throwIfAborted } from '../errors';
+import { bertForward } from '../model/bert';
 import type { BertWeights } from '../model/bert-weights';
+import { captureHooks, hookName } from '../model/hooks';
 import type { WordPiece } from '../tokenizers/wordpiece';
-import type { AttributionCallbacks, AttributionSettings } from './attribution';
+import { resolveAttributionSettings, type AttributionCallbacks, type AttributionSettings, type NeuronSite } from './attribution';
 import { attributeMasked, maskPositionOf } from './bert-attribution';
+import { ACTIVATION_BASELINE_T, type NeuronMethod } from './neurons';
 import { refineNeurons, type PromptAttribution, type RefineResult, type RefineSettings } from './refine';
 
 export interface MaskedFactInputs {
@@ -17,7 +21,7 @@ export interface MaskedFactInputs {
 }
 
 export interface MaskedFactNeuronsResult {
-  method: 'ig';
+  method: NeuronMethod;
   model: 'bert';
   attribution: AttributionSettings;
   refine: RefineSettings;
@@ -53,21 +57,52 @@ export function maskedFactInputs(tokenizer: WordPiece, prompts: string[], answer
   return { promptIds, targetId: tokenizer.tokenId(pieces[0])! };
 }
 
+/** The activation baseline at [MASK]: clean site activations per layer (no gradients). */
+export async function maskedActivationScores(weights: BertWeights, promptIds: number[], maskId: number, site: NeuronSite, layers: [number, number]): Promise<PromptAttribution> {
+  const position = maskPositionOf(promptIds, maskId);
+  const names: string[] = [];
+  for (let l = layers[0]; l <= layers[1]; l++) names.push(site === 'post' ? hookName.mlpPost(l) : hookName.mlpPre(l));
+  const store = new Map<string, tf.Tensor>();
+  tf.tidy(() => {
+    bertForward(weights, tf.tensor2d([promptIds], [1, promptIds.length], 'int32'), { hooks: captureHooks(names, store), logitPositions: [position] });
+  });
+  const result: PromptAttribution = { layers: [] };
+  for (const [k, name] of names.entries()) {
+    const t = store.get(name)!;
+    const width = t.shape[2]!;
+    const row = t.slice([0, position, 0], [1, 1, width]);
+    result.layers.push({ layer: layers[0] + k, scores: (await row.data()) as Float32Array });
+    tf.dispose([row, t]);
+  }
+  return result;
+}
+
 export async function maskedFactNeurons(
   weights: BertWeights,
   maskId: number,
   fact: MaskedFactInputs,
-  options: { attribution?: Partial<AttributionSettings>; refine: RefineSettings },
+  options: { method?: NeuronMethod; attribution?: Partial<AttributionSettings>; refine: RefineSettings },
   callbacks: AttributionCallbacks = {},
 ): Promise<MaskedFactNeuronsResult> {
   const started = performance.now();
   if (fact.promptIds.length === 0) throw new FactlabError('bad-facts', 'The fact has no prompts: add at least one prompt.');
+  const method = options.method ?? 'ig';
   const scores: PromptAttribution[] = [];
   const perPrompt: MaskedFactNeuronsResult['perPrompt'] = [];
-  let attribution: AttributionSettings | undefined;
+  if (options.attribution?.path === 'fast') throw new FactlabError('bad-option', 'BERT attends in both directions, so it has no fast attribution path; use path "full".');
+  let attribution = resolveAttributionSettings(weights, { ...options.attribution, path: 'full' });
   for (const [k, promptIds] of fact.promptIds.entries()) {
     throwIfAborted(callbacks.signal, 'knowledge-neuron search');
-    const result = await attributeMasked(weights, promptIds, maskId, fact.targetId, options.attribution, {
+    if (method === 'activation') {
+      const activations = await maskedActivationScores(weights, promptIds, maskId, attribution.site, attribution.layers);
+      scores.push(activations);
+      let maxScore = -Infinity;
+      for (const l of activations.layers) for (let i = 0; i < l.scores.length; i++) maxScore = Math.max(maxScore, l.scores[i]);
+      perPrompt.push({ promptIds, maskPosition: maskPositionOf(promptIds, maskId), pFull: NaN, coarse: 0, maxScore, completeness: [] });
+      callbacks.onProgress?.({ fraction: (k + 1) / fact.promptIds.length, stage: `prompt ${k + 1}/${fact.promptIds.length}` });
+      continue;
+    }
+    const result = await attributeMasked(weights, promptIds, maskId, fact.targetId, attribution, {
       signal: callbacks.signal,
       onProgress: (p) => callbacks.onProgress?.({ ...p, fraction: (k + p.fraction) / fact.promptIds.length, stage: `prompt ${k + 1}/${fact.promptIds.length}, ${p.stage}` }),
     });
@@ -78,7 +113,8 @@ export async function maskedFactNeurons(
     const completeness = result.layers.map(({ layer, delta, relError, absolute }) => ({ layer, delta, relError, absolute }));
     perPrompt.push({ promptIds, maskPosition: result.maskPosition, pFull: result.pFull, coarse: 0, maxScore, completeness });
   }
-  const refined = refineNeurons(scores, options.refine);
+  const refine = method === 'activation' ? { ...options.refine, t: ACTIVATION_BASELINE_T } : options.refine;
+  const refined = refineNeurons(scores, refine);
   refined.coarseSizes.forEach((size, k) => (perPrompt[k].coarse = size));
-  return { method: 'ig', model: 'bert', attribution: attribution!, refine: options.refine, perPrompt, refined, scores, seconds: (performance.now() - started) / 1000 };
+  return { method, model: 'bert', attribution, refine, perPrompt, refined, scores, seconds: (performance.now() - started) / 1000 };
 }

@@ -5,15 +5,13 @@
  * another relation. Both aggregations are reported: the official ratio of means per
  * relation (primary) and EleutherAI's mean of per-prompt ratios.
  */
-import { throwIfAborted } from '../errors';
-import { promptsFor, relationsById, targetFor } from '../facts/prompts';
+import { FactlabError, throwIfAborted } from '../errors';
+import { relationsById } from '../facts/prompts';
 import type { Fact, FactSet } from '../facts/types';
-import type { Gpt2Weights } from '../model/weights';
 import { makeRng, type Rng } from '../random';
-import type { Tokenizer } from '../tokenizers/types';
 import type { AttributionCallbacks, AttributionSettings } from './attribution';
-import { factNeurons, type NeuronMethod } from './neurons';
-import { answerProbsWithNeurons } from './patching';
+import type { FactItem, FactModel } from './fact-model';
+import type { NeuronMethod } from './neurons';
 import type { Neuron, RefineSettings } from './refine';
 
 export interface InterventionEvaluationOptions {
@@ -53,6 +51,8 @@ export interface InterventionEvaluation {
   relations: string[];
   meanNeurons: number;
   factsWithoutNeurons: number;
+  /** Facts the model cannot pose (e.g. BERT and an answer of several word pieces), with the reason; they are not in the table. */
+  skipped: Array<{ factId: string; reason: string }>;
   /** Share of knowledge neurons per layer. */
   layerShare: number[];
   suppress: { own: ChangeSummary; other: ChangeSummary };
@@ -66,14 +66,8 @@ const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.l
 const ratioOfMeans = (m: Measured) => (mean(m.before) > 0 ? (mean(m.after) - mean(m.before)) / mean(m.before) : 0);
 const meanOfRatios = (m: Measured) => mean(m.before.map((b, i) => (b > 0 ? (m.after[i] - b) / b : 0)));
 
-function pickOther(set: FactSet, fact: Fact, rng: Rng): Fact {
-  const others = set.facts.filter((f) => f.relation !== fact.relation);
-  return others[Math.floor(rng() * others.length)];
-}
-
 export async function evaluateInterventions(
-  weights: Gpt2Weights,
-  tokenizer: Tokenizer,
+  model: FactModel,
   set: FactSet,
   facts: Fact[],
   options: InterventionEvaluationOptions,
@@ -83,21 +77,38 @@ export async function evaluateInterventions(
   const rng = makeRng(options.seed);
   const relations = relationsById(set);
   const split = options.split ?? 'all';
-  const encodeFact = (fact: Fact) => {
-    const targetIds = tokenizer.encode(targetFor(fact));
-    return promptsFor(fact, relations.get(fact.relation), { split }).map((p) => ({ promptIds: tokenizer.encode(p), targetIds }));
+  const posed = new Map<string, FactItem[] | { reason: string }>();
+  /** The fact's items, or the reason the model cannot pose it (e.g. BERT and an answer of several word pieces). */
+  const itemsOf = (fact: Fact): FactItem[] | { reason: string } => {
+    let entry = posed.get(fact.id);
+    if (!entry) {
+      try {
+        entry = model.items(fact, relations.get(fact.relation), split);
+        if (entry.length === 0) entry = { reason: `no prompts in split "${split}"` };
+      } catch (err) {
+        if (!(err instanceof FactlabError)) throw err;
+        entry = { reason: err.message };
+      }
+      posed.set(fact.id, entry);
+    }
+    return entry;
   };
+  const skipped: InterventionEvaluation['skipped'] = [];
   const perFact: FactEvaluation[] = [];
   for (const [k, fact] of facts.entries()) {
     throwIfAborted(callbacks.signal, 'evaluation');
-    const items = encodeFact(fact);
-    const found = await factNeurons(weights, { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds }, options, { signal: callbacks.signal });
+    const items = itemsOf(fact);
+    if (!Array.isArray(items)) {
+      skipped.push({ factId: fact.id, reason: items.reason });
+      continue;
+    }
+    const found = await model.factNeurons(items, options, { signal: callbacks.signal });
     const neurons = found.refined.neurons.map((n) => [n.layer, n.index] as Neuron);
-    const other = pickOther(set, fact, rng);
-    const otherItems = encodeFact(other);
-    const measure = async (list: typeof items, scale: number): Promise<Measured> => ({
-      before: (await answerProbsWithNeurons(weights, list, [], 1)).map((p) => p.prob),
-      after: (await answerProbsWithNeurons(weights, list, neurons, scale, found.attribution.site)).map((p) => p.prob),
+    const other = pickOther(set, fact, rng, (f) => Array.isArray(itemsOf(f)));
+    const otherItems = itemsOf(other) as FactItem[];
+    const measure = async (list: FactItem[], scale: number): Promise<Measured> => ({
+      before: (await model.answerProbs(list)).map((p) => p.prob),
+      after: (await model.answerProbs(list, { neurons, scale, site: found.attribution.site })).map((p) => p.prob),
     });
     perFact.push({
       factId: fact.id,
@@ -109,10 +120,20 @@ export async function evaluateInterventions(
     });
     callbacks.onProgress?.({ fraction: (k + 1) / facts.length, stage: `fact ${k + 1}/${facts.length}` });
   }
-  return summarize(weights, options, perFact, (performance.now() - started) / 1000);
+  return { ...summarize(model.nLayer, options, perFact, (performance.now() - started) / 1000), skipped };
 }
 
-function summarize(weights: Gpt2Weights, settings: InterventionEvaluationOptions, perFact: FactEvaluation[], seconds: number): InterventionEvaluation {
+/** A random fact of another relation that the model can pose (the first draw, as before, when it can). */
+function pickOther(set: FactSet, fact: Fact, rng: Rng, poseable: (f: Fact) => boolean): Fact {
+  const others = set.facts.filter((f) => f.relation !== fact.relation);
+  for (let tries = 0; tries < 100 && others.length > 0; tries++) {
+    const other = others[Math.floor(rng() * others.length)];
+    if (poseable(other)) return other;
+  }
+  throw new FactlabError('bad-facts', `No fact of another relation than ${fact.relation} can be posed to this model, so there is no control.`);
+}
+
+function summarize(nLayer: number, settings: InterventionEvaluationOptions, perFact: FactEvaluation[], seconds: number): Omit<InterventionEvaluation, 'skipped'> {
   const relationIds = [...new Set(perFact.map((f) => f.relation))].sort();
   const pooled = (facts: FactEvaluation[], pick: (f: FactEvaluation) => Measured): Measured => ({
     before: facts.flatMap((f) => pick(f).before),
@@ -122,7 +143,7 @@ function summarize(weights: Gpt2Weights, settings: InterventionEvaluationOptions
     ratioOfMeans: mean(relationIds.map((r) => ratioOfMeans(pooled(perFact.filter((f) => f.relation === r), pick)))),
     meanOfRatios: mean(perFact.map((f) => meanOfRatios(pick(f)))),
   });
-  const layerCounts = new Array(weights.config.nLayer).fill(0);
+  const layerCounts = new Array(nLayer).fill(0);
   for (const f of perFact) for (const [layer] of f.neurons) layerCounts[layer]++;
   const totalNeurons = layerCounts.reduce((a, b) => a + b, 0);
   return {
@@ -149,6 +170,19 @@ function summarize(weights: Gpt2Weights, settings: InterventionEvaluationOptions
     perFact,
     seconds,
   };
+}
+
+/** The facts a model can be asked (a masked model: those whose object is one word piece). */
+export function poseableFacts(model: FactModel, set: FactSet): Fact[] {
+  const relations = relationsById(set);
+  return set.facts.filter((fact) => {
+    try {
+      return model.items(fact, relations.get(fact.relation)).length > 0;
+    } catch (err) {
+      if (err instanceof FactlabError) return false;
+      throw err;
+    }
+  });
 }
 
 /** A deterministic sample of facts spread over relations (round-robin over shuffled relations). */
