@@ -1,17 +1,31 @@
 /**
  * Degenerate knowledge neurons on the default model (issue #6): a seeded sample of facts from
- * every relation, the DKN pipeline with all layers searched and with layer 0 left out, the
- * fraction of facts with DKNs, the degeneracy curve (mean drop vs number of clusters
- * suppressed) with size-matched random controls, and the joint drop vs the best single cluster.
+ * every relation, the DKN pipeline with all layers searched and with layer 0 left out, and per
+ * run: the fraction of facts with DKNs, the degeneracy curve (mean drop vs number of clusters
+ * suppressed) with size-matched random controls at every size, the joint drop vs the best
+ * single cluster, and the robustness experiment of methods.md §4.7 (perturbed prompts) on the
+ * facts with ≥ 2 passing clusters.
  *
  *   npm run study:dkn -- [--per-relation 15] [--seed 7] [--out results/dkn-study.json]
+ *
+ * Curves are kept for two fact groups: ≥ 2 passing clusters (the paper's DKN candidates), and
+ * ≥ 2 candidate clusters whatever the < 5% filter says (the clustering's own degeneracy).
+ * Robustness runs twice: with the paper's markers `[ADDED]` / `[REPLACED]`, and with plain
+ * in-vocabulary words, because the default model was never trained on brackets and reads the
+ * markers as noise of its own (that would measure the markers, not the DKNs).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { parseArgs } from 'node:util';
+import { degeneracyCurve, summarizeCurves, type DegeneracyCurve } from '../src/core/degeneracy/curve';
 import { findDegenerateNeurons, type DknResult } from '../src/core/degeneracy/dkn';
+import { makeDropMeter } from '../src/core/degeneracy/filter';
+import { factRobustness, PAPER_WORDS, perturbPrompt, PERTURBATIONS, summarizeRobustness, type EncodedItem, type FactRobustness, type Perturbation, type PerturbationWords } from '../src/core/degeneracy/robustness';
 import { summarizeDknResults } from '../src/core/degeneracy/summary';
-import type { Fact } from '../src/core/facts/types';
+import type { Engine } from '../src/core/engine';
+import { promptsFor, relationsById, targetFor } from '../src/core/facts/prompts';
+import type { Fact, FactSet } from '../src/core/facts/types';
+import type { Neuron } from '../src/core/knowledge/refine';
 import { makeRng, shuffleInPlace } from '../src/core/random';
 import { loadGpt2Engine } from '../src/cli/common';
 import { factItems } from '../src/cli/fact-items';
@@ -32,40 +46,90 @@ const engine = await loadGpt2Engine('default', 'wasm', 'degeneracy');
 const nLayer = engine.info.config.nLayer;
 const rng = makeRng(seed);
 const sample: Fact[] = set.relations.flatMap((r) => shuffleInPlace(set.facts.filter((f) => f.relation === r.id), rng).slice(0, perRelation));
+const relations = relationsById(set);
 
-const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : null);
+/** The paper's bracket markers, and plain in-vocabulary words for a model that never saw brackets. */
+const WORD_CHOICES: Record<string, PerturbationWords> = { paper: PAPER_WORDS, plain: { added: 'really', replaced: 'the' } };
 
-/** Mean drop by number of clusters suppressed (1 … n, n = all), over facts with ≥ 2 passing clusters, with random controls of all. */
-function curve(results: DknResult[]) {
-  const analysed = results.filter((r) => r.analysis);
-  const bySize = new Map<number, number[]>();
-  for (const r of analysed) {
-    for (const m of r.analysis!.meanBySize) bySize.set(m.size, [...(bySize.get(m.size) ?? []), m.mean]);
-    bySize.set(r.analysis!.clusters, [...(bySize.get(r.analysis!.clusters) ?? []), r.analysis!.all ?? 0]);
+/** Each prompt perturbed once per kind (seeded per fact), as disturb_query.py does per query. */
+function perturbedItems(eng: Engine, fact: Fact, prompts: string[], factSeed: number, words: PerturbationWords): Record<Perturbation, Array<EncodedItem | null>> {
+  const perturbRng = makeRng(factSeed);
+  const out = {} as Record<Perturbation, Array<EncodedItem | null>>;
+  for (const kind of PERTURBATIONS) {
+    out[kind] = prompts.map((p) => {
+      const text = perturbPrompt(p, kind, perturbRng, words);
+      if (text === null) return null;
+      try {
+        return eng.encodeFact(text, targetFor(fact));
+      } catch {
+        return null; // the answer merges with a word added at the end: no such perturbed prompt
+      }
+    });
   }
-  const bestSingle = analysed.map((r) => Math.max(...r.analysis!.subsets.filter((s) => s.size === 1).map((s) => s.drop)));
-  return {
-    facts: analysed.length,
-    meanDropByClusters: [...bySize.entries()].sort((a, b) => a[0] - b[0]).map(([clusters, drops]) => ({ clusters, facts: drops.length, meanDrop: mean(drops) })),
-    meanBestSingleCluster: mean(bestSingle),
-    meanAllClusters: mean(analysed.map((r) => r.analysis!.all ?? 0)),
-    meanRandomSameSize: mean(analysed.flatMap((r) => r.controls?.controls.filter((c) => c.target === 'all').map((c) => c.mean) ?? [])),
-    allBeatsBestSingle: analysed.filter((r, i) => (r.analysis!.all ?? 0) > bestSingle[i]).length,
-  };
+  return out;
+}
+
+/** Curves and robustness of one fact's result; the drop meter is only built when a curve needs it. */
+async function factExtras(fact: Fact, k: number, r: DknResult, items: EncodedItem[]) {
+  const located: Neuron[] = r.neurons.map((n) => [n.layer, n.index]);
+  const used = items.slice(0, r.promptsUsed);
+  const wantCandidates = r.clusters.length >= 2;
+  const wantPassing = r.bdcs.length >= 2;
+  if (!wantCandidates && !wantPassing) return { candidates: null, passing: null, robustness: null, perFactRobustness: null };
+  const meter = await makeDropMeter(engine.weights, used, r.settings.site);
+  const curveOf = (clusters: Neuron[][], analysis: DknResult['analysis']) => degeneracyCurve(clusters, located, engine.info.config.nInner, meter.drop, { seed, analysis });
+  const passing = wantPassing ? await curveOf(r.bdcs, r.analysis) : null;
+  // When every candidate passed, the two groups hold the same clusters: measure once.
+  const candidates = !wantCandidates ? null : passing && r.bdcs.length === r.clusters.length ? passing : await curveOf(r.clusters.map((c) => c.neurons), null);
+  if (!wantPassing) return { candidates, passing, robustness: null, perFactRobustness: null };
+  const prompts = promptsFor(fact, relations.get(fact.relation)).slice(0, r.promptsUsed);
+  const robustness: Record<string, FactRobustness> = {};
+  for (const [choice, words] of Object.entries(WORD_CHOICES)) {
+    robustness[choice] = await factRobustness(engine.weights, { clean: used, perturbed: perturbedItems(engine, fact, prompts, seed + k, words), dkn: r.bdcs.flat(), kn: located }, { site: r.settings.site, seed: seed + k });
+  }
+  const perFactRobustness = Object.fromEntries(Object.entries(robustness).map(([w, x]) => [w, x.byPerturbation]));
+  return { candidates, passing, robustness, perFactRobustness };
 }
 
 async function run(label: string, layers: [number, number] | null) {
   const started = performance.now();
   const results: DknResult[] = [];
+  const curves = { passing: [] as DegeneracyCurve[], candidates: [] as DegeneracyCurve[] };
+  const robustness: Record<string, FactRobustness[]> = Object.fromEntries(Object.keys(WORD_CHOICES).map((w) => [w, []]));
+  const perFact = [];
   for (const [k, fact] of sample.entries()) {
     const items = factItems(engine, set, fact);
-    results.push(await findDegenerateNeurons(engine.weights, { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds }, layers ? { layers } : {}));
+    const r = await findDegenerateNeurons(engine.weights, { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds }, { seed, ...(layers ? { layers } : {}) });
+    results.push(r);
+    const extras = await factExtras(fact, k, r, items);
+    if (extras.passing) curves.passing.push(extras.passing);
+    if (extras.candidates) curves.candidates.push(extras.candidates);
+    for (const [w, x] of Object.entries(extras.robustness ?? {})) robustness[w].push(x);
+    perFact.push({
+      id: sample[k].id, p0: r.p0, neurons: r.neurons.length, neuronLayers: [...new Set(r.neurons.map((n) => n.layer))].sort((a, b) => a - b),
+      clusters: r.clusters.length, clusterSizes: r.clusters.map((c) => c.neurons.length), clusterSpans: r.clusters.map((c) => c.layers[1] - c.layers[0]),
+      filterDrops: r.filter.decisions.map((d) => d.drop), passing: r.filter.passing.length, jointDrop: r.jointDrop, verdict: r.verdict,
+      passingCurve: extras.passing, candidateCurve: extras.candidates, robustness: extras.perFactRobustness, seconds: r.seconds,
+    });
     if (process.stderr.isTTY) process.stderr.write(`\r${label}: ${k + 1}/${sample.length}   `);
   }
   const layerHistogram: Record<string, number> = {};
   for (const r of results) for (const n of r.neurons) layerHistogram[n.layer] = (layerHistogram[n.layer] ?? 0) + 1;
+  const clusterSizes: Record<string, number> = {};
+  const clusterSpans: Record<string, number> = {};
+  for (const r of results) for (const c of r.clusters) {
+    clusterSizes[c.neurons.length] = (clusterSizes[c.neurons.length] ?? 0) + 1;
+    clusterSpans[c.layers[1] - c.layers[0]] = (clusterSpans[c.layers[1] - c.layers[0]] ?? 0) + 1;
+  }
   const summary = summarizeDknResults(results);
-  const out = { label, layers, seconds: (performance.now() - started) / 1000, summary, layerHistogram, curve: curve(results), perFact: results.map((r, i) => ({ id: sample[i].id, neurons: r.neurons.length, clusters: r.clusters.length, passing: r.filter.passing.length, jointDrop: r.jointDrop, verdict: r.verdict })) };
+  const meanP0 = results.reduce((a, r) => a + r.p0, 0) / Math.max(results.length, 1);
+  const out = {
+    label, layers, seconds: (performance.now() - started) / 1000, summary, meanP0, layerHistogram,
+    candidateClusters: { sizes: clusterSizes, layerSpans: clusterSpans },
+    curve: { passing: summarizeCurves(curves.passing), candidates: summarizeCurves(curves.candidates) },
+    robustness: { words: WORD_CHOICES, ...Object.fromEntries(Object.entries(robustness).map(([w, rs]) => [w, summarizeRobustness(rs)])) },
+    perFact,
+  };
   process.stderr.write(`\n${label}: ${summary.withDkn}/${summary.facts} facts with DKNs; reasons ${JSON.stringify(summary.reasons)}; ${out.seconds.toFixed(0)} s\n`);
   return out;
 }

@@ -69,7 +69,7 @@ describe('persistent-homology clustering', () => {
     expect(r.maxEdgeWeight).toBeCloseTo(0.15, 6);
     expect(r.clusters).toHaveLength(1);
     expect(r.clusters[0].members).toEqual([0, 1]);
-    expect(r.clusters[0].root).toBe(0);
+    expect(r.clusters[0].root).toBe(1); // equal ranks: the edge's higher index becomes the root
     expect(r.clusters[0].birth).toBeCloseTo(0.1, 6);
     expect(r.clusters[0].persistence).toBeCloseTo(0.05, 6);
   });
@@ -105,16 +105,31 @@ describe('persistent-homology clustering', () => {
     expect(r.clusters).toEqual([]); // persistence 1 − 1 = 0 is not > θ = 0
   });
 
-  it("root convention: the root of the edge's lower endpoint absorbs the other component", () => {
-    const uf = new BirthUnionFind(4);
-    uf.union(2, 3, 1); // root 2, births 2 and 3 = 1
-    uf.union(1, 2, 2); // 1 is a singleton: birth 2; its root (1) becomes the root of {1,2,3}
-    expect(uf.find(3)).toBe(1);
-    expect(uf.birth).toEqual([0, 2, 1, 1]);
+  it('root convention of dkn.py: union by rank, equal ranks give the root to the higher index', () => {
+    const uf = new BirthUnionFind(5);
+    uf.union(2, 3, 1); // ranks 0 = 0: root 3 (rank 1); births 2 and 3 = 1
+    expect(uf.find(2)).toBe(3);
+    uf.union(1, 2, 2); // 1 is a singleton: birth 2; rank 0 < 1, so 3 stays the root
+    expect(uf.find(1)).toBe(3);
+    expect(uf.birth).toEqual([0, 2, 1, 1, 0]);
     expect(uf.union(3, 1, 5)).toBe(false);
-    uf.union(3, 0, 4); // 0 is a singleton: birth 4; root stays 1 (root of 3)
-    expect(uf.find(0)).toBe(1);
-    expect(uf.birth).toEqual([4, 2, 1, 1]);
+    uf.union(0, 4, 3); // two singletons: root 4 (rank 1), births 3
+    uf.union(4, 1, 4); // ranks 1 = 1: the root of 1 (3) wins and reaches rank 2; no singleton, no birth
+    expect([0, 1, 2, 3, 4].map((k) => uf.find(k))).toEqual([3, 3, 3, 3, 3]);
+    expect(uf.birth).toEqual([3, 2, 1, 1, 3]);
+    expect(uf.rank[3]).toBe(2);
+    uf.union(3, 0, 9); // already joined
+    expect(uf.size[3]).toBe(5);
+  });
+
+  it('the root decides persistence: dkn.py reads the birth of the root point', () => {
+    // E = [(2,3) 1, (0,2) 2.9]. (2,3) → root 3 (rank 1), births 1; (0,2): 0 is a singleton,
+    // birth 2.9, and joins under 3 (rank 0 < 1). Persistence 2.9 − birth[3] = 1.9 > θ = 0.
+    // With "the edge's lower endpoint's root wins", 0 would be the root: 2.9 − 2.9 = 0, rejected.
+    const entries: Record<string, number> = { '2,3': 1, '0,2': 2.9, '0,1': 50, '0,3': 50, '1,2': 50, '1,3': 50 };
+    const r = persistentHomologyClusters(matrixFrom(4, entries), 4, { fractionOfEdges: 1, distanceQuantile: 1, persistenceQuantile: 0 });
+    expect(r.births.map((b) => +b.toFixed(6))).toEqual([2.9, 0, 1, 1]);
+    expect(r.clusters.map((c) => [c.members, c.root, c.birth, +c.persistence!.toFixed(6)])).toEqual([[[0, 2, 3], 3, 1, 1.9]]);
   });
 });
 

@@ -98,6 +98,11 @@ describe('neuron distances', () => {
     expect(at(await neuronDistances(weights, [A, D0, C1], { pathRule: 'dkn-code' }), A, D0)).toBe(INFINITE_DISTANCE);
     // no located neuron in the middle layer: ∞ for both
     expect(at(await neuronDistances(weights, [A, D0], { pathRule: 'project' }), A, D0)).toBe(INFINITE_DISTANCE);
+    // Same-layer path neurons keep list order (stable sort): C2 → C1 has w = 0, so no path.
+    expect(at(await neuronDistances(weights, [A, D0, C2, C1], { pathRule: 'dkn-code' }), A, D0)).toBe(INFINITE_DISTANCE);
+    // dkn.py takes maxSpan − 1 path neurons: with maxSpan 2 the one middle neuron is the path.
+    expect(at(await neuronDistances(weights, [A, D0, C1], { pathRule: 'dkn-code', maxSpan: 2 }), A, D0)).toBeCloseTo(6, 5);
+    expect(at(await neuronDistances(weights, [A, D0, C1, C2], { pathRule: 'dkn-code', maxSpan: 2 }), A, D0)).toBeCloseTo(5, 5);
   });
 
   it('span 3: shortest summed path through one neuron per intermediate layer; beyond maxSpan ∞', async () => {
@@ -106,10 +111,15 @@ describe('neuron distances', () => {
     // C1→D0: 2+4+2 = 8; C1→D3: ∞; C2→D0: 4+1+2 = 7; C2→D3: 4+2+8 = 14
     expect(at(project, A, B3)).toBeCloseTo(7, 5);
     expect(at(await neuronDistances(weights, list, { pathRule: 'dkn-code' }), A, B3)).toBeCloseTo(7, 5);
-    // The code's rule pairs intermediate neurons in list order (itertools.combinations): with D0
-    // listed before C2, the pair (C2, D0) is never formed (literal reading of §4.3).
+    // dkn.py sorts each combination by layer, so listing D0 before C2 still forms C2 → D0.
     const reordered = await neuronDistances(weights, [A, B3, C1, D0, C2, D3], { pathRule: 'dkn-code' });
-    expect(at(reordered, A, B3)).toBeCloseTo(8, 5);
+    expect(at(reordered, A, B3)).toBeCloseTo(7, 5);
+    // maxSpan 4: three path neurons, first in layer 1, last in layer 2, hops whatever the layers:
+    // A → C1 → C2 → D0 → B3 = 2 + 10 + 1 + 2 (D0 → D3 has w = 0); span 2 needs three middle neurons.
+    const wide = await neuronDistances(weights, list, { pathRule: 'dkn-code', maxSpan: 4 });
+    expect(at(wide, A, B3)).toBeCloseTo(15, 4);
+    expect(at(wide, A, D0)).toBe(INFINITE_DISTANCE);
+    expect(at(await neuronDistances(weights, list, { pathRule: 'project', maxSpan: 4 }), A, B3)).toBeCloseTo(7, 5);
     expect(at(await neuronDistances(weights, [A, B3, C1, D0, C2, D3], { pathRule: 'project' }), A, B3)).toBeCloseTo(7, 5);
     expect(at(await neuronDistances(weights, list, { maxSpan: 2 }), A, B3)).toBe(INFINITE_DISTANCE);
     expect(at(await neuronDistances(weights, list, { maxSpan: 2 }), A, D0)).toBeCloseTo(5, 5);

@@ -162,6 +162,9 @@ describe('factlab dkn', () => {
     expect(out.summary).toEqual(expect.objectContaining({ facts: 2, withDkn: expect.any(Number), fraction: expect.any(Number), bdcSizes: expect.any(Object), layerSpans: expect.any(Object) }));
     const text = await factlab('dkn', '--model', folder, '--facts', factsCsv, '--ids', 'capital_city/japan', '--steps', '2', '--preset', 'dkn-code');
     expect(text.code).toBe(0);
+    const upper = JSON.parse((await factlab('dkn', '--model', folder, '--facts', factsCsv, '--ids', 'capital_city/japan', '--steps', '2', '--layers', '1-2', '--no-controls', '--json')).stdout);
+    expect(upper.settings.layers).toEqual([1, 2]);
+    expect(upper.facts[0].result.neurons.every((n: { layer: number }) => n.layer >= 1)).toBe(true);
     expect(text.stdout).toMatch(/capital_city\/japan: P0 = .*knowledge neurons/);
     expect(text.stdout).toMatch(/distances: \d+ pairs, \d+ finite/);
     expect(text.stdout).toMatch(/verdict: /);
@@ -173,6 +176,8 @@ describe('factlab dkn', () => {
       [['--preset', 'nope'], /--preset must be one of project, dkn-code/],
       [['--baselines', 'magic'], /--baselines takes pairwise/],
       [['--joint-drop-min', '3'], /--joint-drop-min must be a number from 0 to 1/],
+      [['--layers', '1-5'], /--layers 1-5 is outside 0-2/],
+      [['--layers', 'top'], /--layers must be A-B or A/],
     ] as const) {
       const r = await factlab('dkn', '--model', folder, '--facts', factsCsv, ...args);
       expect(r.code).not.toBe(0);

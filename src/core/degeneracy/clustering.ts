@@ -11,11 +11,13 @@
  * 4. θ = quantile(birth times of all n points, persistenceQuantile).
  * 5. A component C is a candidate when |C| > 1 and max_{e ∈ E} w(e) − birth[root(C)] > θ.
  *
- * Root convention (documented, our choice; parity with dkn.py is not verified): for an edge
- * (i, j) with i < j, the root of i's component becomes the root of the merged component (no
- * union by size or rank); `find` compresses paths, which never changes a component's root. So
- * the root's birth time is the weight of the first edge that touched the root point, and a
- * singleton joining an existing component through a lower index takes over as its root.
+ * Root convention, as heng840/DKN knowledge_neurons/dkn.py `UnionFind` (checked against the
+ * released code): union by rank. For an edge (i, j), the root of higher rank stays the root; on
+ * equal ranks the root of j (the edge's higher index) becomes the root and its rank grows by
+ * one. `find` compresses paths, which never changes a component's root. The root matters
+ * because step 5 reads the birth time of the root point only: with "i's root always wins"
+ * (factlab's first reading) a different point's birth decides a cluster's persistence, and
+ * clusters pass or fail differently than in the paper's pipeline.
  *
  * Quantiles are numpy's default (method 'linear'): h = (n − 1)·q, interpolating between the
  * order statistics ⌊h⌋ and ⌊h⌋ + 1 the way numpy's `_lerp` does.
@@ -87,11 +89,13 @@ export function validatePersistentHomologySettings(s: PersistentHomologySettings
 /** Union-find with birth times and the root convention documented above. */
 export class BirthUnionFind {
   readonly parent: number[];
+  readonly rank: number[];
   readonly size: number[];
   readonly birth: number[];
 
   constructor(n: number) {
     this.parent = Array.from({ length: n }, (_, i) => i);
+    this.rank = Array(n).fill(0);
     this.size = Array(n).fill(1);
     this.birth = Array(n).fill(0);
   }
@@ -107,15 +111,17 @@ export class BirthUnionFind {
     return root;
   }
 
-  /** Joins the components of i and j at weight w; i's root stays the root. Returns false if already joined. */
+  /** Joins the components of i and j at weight w (root by rank, ties to j's root). Returns false if already joined. */
   union(i: number, j: number, w: number): boolean {
     const ri = this.find(i);
     const rj = this.find(j);
     if (ri === rj) return false;
     if (this.size[ri] === 1) this.birth[i] = w;
     if (this.size[rj] === 1) this.birth[j] = w;
-    this.parent[rj] = ri;
-    this.size[ri] += this.size[rj];
+    const [child, root] = this.rank[ri] > this.rank[rj] ? [rj, ri] : [ri, rj];
+    if (this.rank[child] === this.rank[root]) this.rank[root]++;
+    this.parent[child] = root;
+    this.size[root] += this.size[child];
     return true;
   }
 }

@@ -11,14 +11,16 @@
  * - `'project'` (D6): the path visits exactly one located neuron in every intermediate layer,
  *   d = min_C d(A,C) + d(C,B) for span 2, min_{C,D} d(A,C) + d(C,D) + d(D,B) for span 3
  *   (and the same layer-by-layer recursion for longer spans when `maxSpan` > 3).
- * - `'dkn-code'` (the released code's rule, §4.3 "path quirk"): candidate paths are
- *   `combinations(intermediate, 2)` — ordered pairs (C, D) of distinct located neurons of the
- *   intermediate layers, C before D in the order of the neuron list (Python's
- *   `itertools.combinations`) — with C in layer L_A+1 and D in layer L_B−1; the path length is
- *   hop(A,C) + hop(C,D) + hop(D,B), every hop |1/(v_first · k_second)| whatever the layers.
- *   For span 2 both C and D lie in the middle layer (a lone middle-layer neuron gives ∞); for
- *   span 3 a pair is only seen when the layer L_A+1 neuron comes first in the list (our literal
- *   reading of the spec; not checked against dkn.py).
+ * - `'dkn-code'` (the released code's rule, §4.3 "path quirk"; checked against heng840/DKN
+ *   knowledge_neurons/dkn.py `compute_distance_between_neurons`): ∞ unless every intermediate
+ *   layer holds a located neuron; otherwise every `maxSpan − 1`-subset of the intermediate
+ *   neurons (Python's `itertools.combinations` over the neuron list, so 2 neurons with the
+ *   default maxSpan 3) is a candidate path once stably sorted by layer — so the list order of
+ *   neurons in different layers does not matter, and within one layer the earlier neuron comes
+ *   first — kept when its first neuron is in layer L_A+1 and its last in L_B−1. The length is
+ *   hop(A,P1) + Σ hop(Pk,Pk+1) + hop(Pm,B), every hop |1/(v_first · k_second)| whatever the
+ *   layers. For span 2 with maxSpan 3 both path neurons lie in the middle layer (a lone
+ *   middle-layer neuron gives ∞); with maxSpan 2 the path is the one middle neuron.
  *
  * The matrix is a Float32Array n×n, symmetric, diagonal 0, with 1000 for ∞; finite distances
  * are clamped to 1000 as well, so every value ≥ 1000 means "not connected".
@@ -27,11 +29,15 @@ import * as tf from '@tensorflow/tfjs';
 import { FactlabError } from '../errors';
 import { checkNeuron, neuronKey, type Neuron } from '../knowledge/refine';
 import type { Gpt2Weights } from '../model/weights';
+import { binomial, combinations } from './analysis';
 
 export type PathRule = 'project' | 'dkn-code';
 
 /** The distance matrix's stand-in for ∞ (the code's 1000). */
 export const INFINITE_DISTANCE = 1000;
+
+/** Most candidate paths the dkn-code rule enumerates for one pair (it grows as C(n, maxSpan − 1)). */
+const MAX_CODE_PATHS = 1_000_000;
 
 export interface DistanceOptions {
   /** Largest layer span with a finite distance (code: 3). */
@@ -150,14 +156,19 @@ export function distancesFromVectors(neurons: Neuron[], vectors: NeuronVectors, 
     const lb = layerOf(b);
     const intermediate: number[] = [];
     for (let k = 0; k < n; k++) if (layerOf(k) > la && layerOf(k) < lb) intermediate.push(k);
+    if (new Set(intermediate.map(layerOf)).size < lb - la - 1) return Infinity;
+    const pathLength = maxSpan - 1;
+    if (binomial(intermediate.length, pathLength) > MAX_CODE_PATHS) {
+      throw new FactlabError('bad-option', `The dkn-code path rule would try C(${intermediate.length}, ${pathLength}) paths between two neurons; use a smaller maxSpan or the project rule.`);
+    }
     let best = Infinity;
-    for (let x = 0; x < intermediate.length; x++) {
-      for (let y = x + 1; y < intermediate.length; y++) {
-        const c = intermediate[x];
-        const e = intermediate[y];
-        if (layerOf(c) !== la + 1 || layerOf(e) !== lb - 1) continue;
-        best = Math.min(best, hop(a, c) + hop(c, e) + hop(e, b));
-      }
+    for (const pick of combinations(intermediate.length, pathLength)) {
+      // Array.prototype.sort is stable, like Python's sorted: same-layer neurons keep list order.
+      const path = pick.map((x) => intermediate[x]).sort((x, y) => layerOf(x) - layerOf(y));
+      if (layerOf(path[0]) !== la + 1 || layerOf(path[path.length - 1]) !== lb - 1) continue;
+      let d = hop(a, path[0]) + hop(path[path.length - 1], b);
+      for (let k = 0; k + 1 < path.length; k++) d += hop(path[k], path[k + 1]);
+      best = Math.min(best, d);
     }
     return best;
   };
