@@ -12,7 +12,7 @@
  */
 import { rmSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEFAULT_MODEL_DIR, loadEngine, parseLayerRange } from '../../src/cli/common';
+import { DEFAULT_MODEL_DIR, loadGpt2Engine, parseLayerRange } from '../../src/cli/common';
 import { factItems } from '../../src/cli/fact-items';
 import { loadFactSetFile, selectFacts } from '../../src/cli/facts-file';
 import { initNodeBackend } from '../../src/cli/node-backend';
@@ -57,7 +57,7 @@ async function main(): Promise<number> {
   const machine = logMachine(log);
   const backend = await initNodeBackend('wasm');
   const started = performance.now();
-  const engine = await loadEngine('default', 'wasm');
+  const engine = await loadGpt2Engine('default', 'wasm', 'degeneracy');
   logBackend(log, backend, performance.now() - started);
   const set = loadFactSetFile('default');
   const [fact] = selectFacts(set, opts.fact);
