@@ -1,4 +1,4 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -99,6 +99,7 @@ describe('parseModelSource', () => {
   const valid: Array<[string, ModelSource]> = [
     ['default', { kind: 'default' }],
     ['  default  ', { kind: 'default' }],
+    ['default-bert', { kind: 'default', arch: 'bert' }],
     ['https://example.com/models/gpt2/', { kind: 'url', url: 'https://example.com/models/gpt2' }],
     ['http://127.0.0.1:8080/m', { kind: 'url', url: 'http://127.0.0.1:8080/m' }],
     ['HTTPS://Example.com/a//', { kind: 'url', url: 'https://example.com/a' }],
@@ -304,6 +305,17 @@ describe('loadCheckpointFiles from a folder', () => {
     const fromUrl = await loadCheckpointFiles({ kind: 'default' }, { defaultLocation: `${server.url}/files/tiny/` });
     expectTinyTensors(fromUrl.tensors);
     await expectError(loadCheckpointFiles({ kind: 'default' }), 'no-default-model');
+  });
+
+  it('finds the embedded BERT beside the default model (bert-default/), in a folder and at a URL', async () => {
+    await cp(join(root, 'tiny'), join(root, 'bert-default'), { recursive: true });
+    const fromFolder = await loadCheckpointFiles({ kind: 'default', arch: 'bert' }, { defaultLocation: join(root, 'tiny') });
+    expect(fromFolder.sourceId).toBe('default-bert');
+    expectTinyTensors(fromFolder.tensors);
+    const fromUrl = await loadCheckpointFiles({ kind: 'default', arch: 'bert' }, { defaultLocation: `${server.url}/files/tiny/` });
+    expect(fromUrl.sourceId).toBe('default-bert');
+    await rm(join(root, 'bert-default'), { recursive: true });
+    await expectError(loadCheckpointFiles({ kind: 'default', arch: 'bert' }, { defaultLocation: join(root, 'tiny') }), 'not-found');
   });
 
   it('cancels before reading', async () => {

@@ -100,7 +100,7 @@ const textArb = fc.string({ unit: 'binary', maxLength: 40 });
 
 const linkArb: fc.Arbitrary<LabLink> = fc
   .record({
-    model: fc.constantFrom('default', 'hub:openai-community/gpt2@607a30d783dfa663caf39e06633721c8d4cfcd7e', 'url:https://example.org/models/tiny'),
+    model: fc.constantFrom('default', 'default-bert', 'hub:openai-community/gpt2@607a30d783dfa663caf39e06633721c8d4cfcd7e', 'url:https://example.org/models/tiny'),
     prompts: fc.array(textArb, { minLength: 1, maxLength: 6 }),
     target: textArb,
     fact: fc.record({ id: fc.option(textArb, { nil: undefined }), subject: textArb, relation: textArb }, { requiredKeys: ['subject', 'relation'] }),
