@@ -5,24 +5,24 @@
  *
  * Reproducible: the tokenizer, the initial weights and every batch are functions of the
  * seed (a batch depends only on (seed, step)), so a resumed run equals an uninterrupted one.
- * Checkpoints (weights + AdamW moments) go to .cache/train-default/ every --save-every steps.
+ * Checkpoints (weights + AdamW moments) go to .cache/train-default/ (or --cache) every --save-every steps.
  */
 import * as tf from '@tensorflow/tfjs';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { initNodeBackend } from '../src/cli/node-backend';
 import type { Gpt2Config } from '../src/core/model/config';
-import { parseSafetensors, writeSafetensors } from '../src/core/model/safetensors';
 import { gpt2ParamShapes, type Gpt2Weights } from '../src/core/model/weights';
-import { makeRng, normal, shuffleInPlace } from '../src/core/random';
+import { makeRng, normal } from '../src/core/random';
 import { ByteLevelBpe } from '../src/core/tokenizers/bpe';
 import { serializeMerges, serializeVocabJson, trainByteLevelBpe } from '../src/core/tokenizers/bpe-train';
-import { writeModelFolder, tensorsToWrite } from './lib/checkpoint-io';
+import { loadTrainingCheckpoint, saveTrainingCheckpoint, writeModelFolder } from './lib/checkpoint-io';
 import { evaluateDefaultModel, writeModelCard } from './lib/default-model-eval';
 import { loadTrainingData, trainingTexts, type TrainingData } from './lib/default-model-data';
-import { learningRateAt, newOptimizerState, type AdamWSettings, type Batch } from './lib/train-lm';
+import { GPT2_GRADIENTS, type Batch } from './lib/train-lm';
+import { runTrainingLoop } from './lib/train-loop';
+import { newOptimizerState, type AdamWSettings } from './lib/train-optim';
 import { ParallelTrainer } from './lib/train-parallel';
+import { rowsForStep } from './lib/train-schedule';
 
 const { values: args } = parseArgs({
   options: {
@@ -34,6 +34,8 @@ const { values: args } = parseArgs({
     'stop-after': { type: 'string' },
     'save-every': { type: 'string', default: '250' },
     'eval-every': { type: 'string', default: '500' },
+    /** Where resumable checkpoints go (tests use a temporary one, so they never touch a real run's). */
+    cache: { type: 'string', default: '.cache/train-default' },
   },
 });
 
@@ -53,7 +55,7 @@ export const SETTINGS = {
   adamw: { learningRate: 3e-3, warmupSteps: 100, totalSteps: Number(args.steps), minLearningRateFraction: 0.05, weightDecay: 0.01, beta1: 0.9, beta2: 0.98, epsilon: 1e-8 } satisfies AdamWSettings,
 };
 
-const CACHE = '.cache/train-default';
+const CACHE = args.cache!;
 
 function modelConfig(): Gpt2Config {
   const s = SETTINGS;
@@ -77,60 +79,15 @@ function initialParams(config: Gpt2Config, seed: number): Map<string, tf.Variabl
   return params;
 }
 
-/** The batch of a step depends only on (seed, step): each stream is reshuffled per epoch. */
+/** The batch of a step depends only on (seed, step). */
 function batchAt(data: TrainingData, step: number): Batch {
-  const pick = (pool: TrainingData['facts'], perBatch: number, salt: number) => {
-    const start = step * perBatch;
-    const out: TrainingData['facts'] = [];
-    for (let i = start; i < start + perBatch; i++) {
-      const epoch = Math.floor(i / pool.length);
-      const order = epochOrder(pool.length, SETTINGS.seed * 7919 + salt * 104729 + epoch);
-      out.push(pool[order[i % pool.length]]);
-    }
-    return out;
-  };
-  const rows = [...pick(data.facts, SETTINGS.factsPerBatch, 1), ...pick(data.text, SETTINGS.textPerBatch, 2)];
+  const rows = [...rowsForStep(data.facts, SETTINGS.factsPerBatch, step, SETTINGS.seed, 1), ...rowsForStep(data.text, SETTINGS.textPerBatch, step, SETTINGS.seed, 2)];
   const width = Math.max(...rows.map((r) => r.tokens.length));
   const pad = data.eos;
   return {
     tokens: rows.map((r) => [...r.tokens, ...Array(width - r.tokens.length).fill(pad)]),
     weights: rows.map((r) => [...r.weights, ...Array(width - r.weights.length).fill(0)]),
   };
-}
-
-const orderCache = new Map<string, number[]>();
-function epochOrder(n: number, seed: number): number[] {
-  const key = `${n}:${seed}`;
-  let order = orderCache.get(key);
-  if (!order) {
-    if (orderCache.size > 8) orderCache.clear();
-    order = shuffleInPlace([...Array(n).keys()], makeRng(seed));
-    orderCache.set(key, order);
-  }
-  return order;
-}
-
-function saveCheckpoint(step: number, params: Map<string, tf.Variable>, state: ReturnType<typeof newOptimizerState>): void {
-  mkdirSync(CACHE, { recursive: true });
-  const all = new Map<string, tf.Tensor>();
-  for (const [n, p] of params) all.set(`param/${n}`, p).set(`m/${n}`, state.m.get(n)!).set(`v/${n}`, state.v.get(n)!);
-  writeFileSync(join(CACHE, 'checkpoint.safetensors'), writeSafetensors(tensorsToWrite(all), { step: String(step), seed: String(SETTINGS.seed) }));
-}
-
-function loadCheckpoint(params: Map<string, tf.Variable>, state: ReturnType<typeof newOptimizerState>): number {
-  const file = join(CACHE, 'checkpoint.safetensors');
-  if (!existsSync(file)) return 0;
-  const { tensors, metadata } = parseSafetensors(readFileSync(file));
-  if (Number(metadata.seed) !== SETTINGS.seed) throw new Error(`checkpoint in ${CACHE} was made with seed ${metadata.seed}, not ${SETTINGS.seed}; delete it or pass --seed ${metadata.seed}`);
-  tf.tidy(() => {
-    for (const [n, p] of params) {
-      p.assign(tf.tensor(tensors.get(`param/${n}`)!.data, p.shape));
-      state.m.get(n)!.assign(tf.tensor(tensors.get(`m/${n}`)!.data, p.shape));
-      state.v.get(n)!.assign(tf.tensor(tensors.get(`v/${n}`)!.data, p.shape));
-    }
-  });
-  state.step = Number(metadata.step);
-  return state.step;
 }
 
 async function main(): Promise<void> {
@@ -151,37 +108,25 @@ async function main(): Promise<void> {
   // 2. Model and optimiser (or resume).
   const params = initialParams(config, SETTINGS.seed);
   const state = newOptimizerState(params);
-  let step = args.resume ? loadCheckpoint(params, state) : 0;
+  let step = args.resume ? loadTrainingCheckpoint(CACHE, SETTINGS.seed, params, state).step : 0;
   if (step > 0) console.log(`resumed at step ${step}`);
   const weights: Gpt2Weights = { config, params: params as unknown as Map<string, tf.Tensor> };
 
   // 3. Train.
-  const saveEvery = Number(args['save-every']);
-  const evalEvery = Number(args['eval-every']);
-  const trainer = await ParallelTrainer.start(weights, params);
-  let windowStart = performance.now();
-  let windowTokens = 0;
-  let windowLoss = 0;
-  let windowSteps = 0;
-  const stopAt = args['stop-after'] ? Math.min(SETTINGS.steps, step + Number(args['stop-after'])) : SETTINGS.steps;
-  for (; step < stopAt; ) {
-    const batch = batchAt(data, step);
-    windowLoss += await trainer.step(weights, params, state, batch, SETTINGS.adamw);
-    windowTokens += batch.tokens.length * batch.tokens[0].length;
-    windowSteps++;
-    step++;
-    if (step % 50 === 0 || step === SETTINGS.steps) {
-      const seconds = (performance.now() - windowStart) / 1000;
-      console.log(`step ${step}/${SETTINGS.steps}  loss ${(windowLoss / windowSteps).toFixed(4)}  lr ${learningRateAt(step, SETTINGS.adamw).toExponential(2)}  ${(windowTokens / seconds).toFixed(0)} tok/s  ${((Date.now() - started) / 60000).toFixed(1)} min  ${tf.memory().numTensors} tensors`);
-      windowStart = performance.now();
-      windowTokens = windowLoss = windowSteps = 0;
-    }
-    if (step % saveEvery === 0 || step === stopAt) saveCheckpoint(step, params, state);
-    if (step % evalEvery === 0 && step < SETTINGS.steps) {
+  const trainer = await ParallelTrainer.start(GPT2_GRADIENTS, config, params);
+  step = await runTrainingLoop({
+    trainer, params, state, adamw: SETTINGS.adamw, totalSteps: SETTINGS.steps, startStep: step,
+    stopAfter: args['stop-after'] ? Number(args['stop-after']) : undefined,
+    batchAt: (s) => batchAt(data, s),
+    saveEvery: Number(args['save-every']),
+    evalEvery: Number(args['eval-every']),
+    save: (s) => saveTrainingCheckpoint(CACHE, s, SETTINGS.seed, params, state),
+    evaluate: async () => {
       const quick = await evaluateDefaultModel({ ...weights, unembedding: undefined }, tokenizer, { sample: 300, seed: SETTINGS.seed });
       console.log(`  eval: train top-1 ${(100 * quick.trainAccuracy).toFixed(1)}%  held-out top-1 ${(100 * quick.heldOutAccuracy).toFixed(1)}%  mean P(object) ${quick.trainMeanProb.toFixed(3)}`);
-    }
-  }
+    },
+    started,
+  });
   await trainer.stop();
   if (step < SETTINGS.steps) {
     console.log(`stopped at step ${step} of ${SETTINGS.steps}; the checkpoint is in ${CACHE}: continue with --resume`);

@@ -101,6 +101,28 @@ describe('BERT forward behaviour', () => {
     disposeBertWeights(weights);
   });
 
+  it('outputRows scores any number of positions per row, and the product carries gradients to the weights', () => {
+    const { weights } = checkpoint({ config: smallBertConfig(), seed: 14, std: 0.3 });
+    const V = weights.config.vocabSize;
+    const rows = [tokensFor(weights.config, 5, 5), tokensFor(weights.config, 5, 6)];
+    const tokens = tf.tensor2d(rows, [2, 5], 'int32');
+    const full = tf.tidy(() => bertForward(weights, tokens).dataSync());
+    // Flattened positions b·T + t: row 0 at 1 and 3, row 1 at 4.
+    const picked = [1, 3, 5 + 4];
+    const select = tf.oneHot(tf.tensor1d(picked, 'int32'), 10).toFloat() as tf.Tensor2D;
+    const chosen = tf.tidy(() => bertForward(weights, tokens, { outputRows: select }));
+    expect(chosen.shape).toEqual([3, V]);
+    const values = chosen.dataSync();
+    picked.forEach((p, i) => expect(maxRelativeError(values.slice(i * V, (i + 1) * V), full.slice(p * V, (p + 1) * V))).toBeLessThan(1e-5));
+    const decoder = weights.params.get('cls.predictions.transform.dense.weight')!;
+    const grad = tf.grad((w: tf.Tensor) => bertForward(weights, tokens, { outputRows: select, overrides: { 'cls.predictions.transform.dense.weight': w } }).slice([0, 7], [3, 1]).sum())(decoder);
+    expect(grad.shape).toEqual(decoder.shape);
+    expect(grad.dataSync().some((v) => v !== 0)).toBe(true);
+    expect(() => bertForward(weights, tokens, { outputRows: tf.zeros([1, 9]) as tf.Tensor2D })).toThrow(/10 columns/);
+    tf.dispose([tokens, select, chosen, grad]);
+    disposeBertWeights(weights);
+  });
+
   it('starting at a layer from its captured residual gives the logits of the whole pass', () => {
     const { weights } = checkpoint({ config: smallBertConfig(), seed: 13, std: 0.3 });
     const tokens = tf.tensor2d([tokensFor(weights.config, 6, 4)], [1, 6], 'int32');

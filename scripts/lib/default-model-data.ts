@@ -34,7 +34,7 @@ export function loadFactSet(): FactSet {
   return JSON.parse(readFileSync(FACTS_FILE, 'utf8')) as FactSet;
 }
 
-function corpusLines(split: 'train' | 'valid'): string[] {
+export function corpusLines(split: 'train' | 'valid'): string[] {
   return readFileSync(`${CORPUS_DIR}/${split}.txt`, 'utf8').split('\n').filter((l) => l.trim().length > 0);
 }
 

@@ -7,6 +7,7 @@ import { bertConfigToJson, type BertConfig } from '../../src/core/model/bert-con
 import { bertParamShapes } from '../../src/core/model/bert-weights';
 import { writeSafetensors, type SafetensorsDtype, type TensorToWrite } from '../../src/core/model/safetensors';
 import { makeRng, normal } from '../../src/core/random';
+import { hfBertName } from './bert-checkpoint';
 
 export interface RandomBertOptions {
   config: BertConfig;
@@ -46,10 +47,7 @@ export function makeRandomBertCheckpoint(options: RandomBertOptions): { configJs
     for (let i = 0; i < data.length; i++) data[i] = offset + scale * normal(rng);
     return { shape, data, dtype };
   };
-  const hfName = (name: string) => {
-    const renamed = options.gammaBeta ? name.replace(/LayerNorm\.weight$/, 'LayerNorm.gamma').replace(/LayerNorm\.bias$/, 'LayerNorm.beta') : name;
-    return renamed.startsWith('cls.') ? renamed : `bert.${renamed}`;
-  };
+  const hfName = (name: string) => hfBertName(name, options.gammaBeta);
   for (const [name, shape] of bertParamShapes(config)) {
     // LayerNorm gains near 1 (not exactly, so the gain path is exercised); biases small.
     const isGain = /LayerNorm\.weight$/.test(name);

@@ -68,8 +68,9 @@ export function templateIndices(relation: Relation, split: PromptOptions['split'
  * - Causal (default): the fact's own `prompts` if it has them (all count as training
  *   prompts, none is held out), otherwise the relation's templates in the requested split.
  * - Masked: the fact's own `maskedPrompts`, otherwise the relation's masked templates.
- *   Masked prompts have no held-out split (factlab trains no masked model): 'train' and
- *   'all' give all of them, 'heldout' gives none.
+ *   Masked prompts have no held-out split: they are the prompts the lab asks BERT, so the
+ *   BERT default model trains on all of them ('train' and 'all' give all of them, 'heldout'
+ *   none); its held-out phrasings come from the causal templates (scripts/lib/bert-model-data.ts).
  */
 export function promptsFor(fact: Fact, relation: Relation | undefined, options: PromptOptions = {}): string[] {
   const split = options.split ?? 'all';

@@ -57,6 +57,11 @@ export function bertParamShapes(c: BertConfig): Map<string, number[]> {
   return shapes;
 }
 
+/** Matrices the forward multiplies by (and so keeps transposed); the position and segment tables are only looked up. */
+export function isMultipliedWeight(name: string, rank: number): boolean {
+  return rank === 2 && !/position_embeddings|token_type_embeddings/.test(name);
+}
+
 /**
  * Tensors HF BERT files carry that the masked-LM forward does not use: the pooler and the
  * next-sentence head, the position-id buffer, and the decoder weight (tied to the word
@@ -101,7 +106,7 @@ export function bertWeightsFromTensors(config: BertConfig, tensors: Map<string, 
   for (const [name, t] of found) {
     const param = tf.tensor(t.data, t.shape, 'float32');
     params.set(name, param);
-    if (param.rank === 2 && !/position_embeddings|token_type_embeddings/.test(name)) {
+    if (isMultipliedWeight(name, param.rank)) {
       const transpose = tf.transpose(param);
       registerTransposePair(param, transpose);
       transposed.set(name, transpose);

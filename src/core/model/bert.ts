@@ -29,6 +29,12 @@ export interface BertForwardOptions {
   /** Return logits only at these positions, one per batch row (e.g. each row's [MASK]) → [B, V]. */
   logitPositions?: number[];
   /**
+   * [N, B·T] one-hot rows choosing positions to score (row b·T + t of the flattened batch)
+   * → logits [N, V]: any number of positions per row, as masked-LM training needs. A
+   * product, not gather, so that gradients flow on wasm.
+   */
+  outputRows?: tf.Tensor2D;
+  /**
    * Start at `blocks.{layer}.hook_resid_pre` with this residual [B, T, d] instead of embedding
    * tokens: layers below `layer` do not depend on what happens in it, so attribution reuses them.
    */
@@ -48,7 +54,7 @@ function gelu(x: tf.Tensor, kind: BertConfig['activation']): tf.Tensor {
   return tf.mul(tf.mul(x, 0.5), tf.add(1, tf.erf(tf.mul(x, Math.SQRT1_2))));
 }
 
-/** MLM logits [B, T, V], or [B, V] at `logitPositions`. */
+/** MLM logits [B, T, V], or [B, V] at `logitPositions`, or [N, V] at `outputRows`. */
 export function bertForward(weights: BertWeights, tokens: tf.Tensor2D | null, options: BertForwardOptions = {}): tf.Tensor {
   const { config } = weights;
   const { hooks, masks, overrides } = options;
@@ -81,7 +87,10 @@ export function bertForward(weights: BertWeights, tokens: tf.Tensor2D | null, op
     for (let l = options.start?.layer ?? 0; l < config.nLayer; l++) x = block(l, x);
 
     let hidden = tf.reshape(x, [batch * length, d]);
-    if (options.logitPositions) {
+    if (options.outputRows) {
+      if (options.outputRows.shape[1] !== batch * length) throw new Error(`outputRows must have ${batch * length} columns (batch × length)`);
+      hidden = tf.matMul(options.outputRows, hidden);
+    } else if (options.logitPositions) {
       if (options.logitPositions.length !== batch) throw new Error('logitPositions needs one position per batch row');
       // Slices, not gather: a gradient through gather needs a kernel wasm lacks.
       hidden = tf.concat(options.logitPositions.map((t, b) => tf.slice(hidden, [b * length + (t < 0 ? length + t : t), 0], [1, d])), 0);
@@ -93,7 +102,7 @@ export function bertForward(weights: BertWeights, tokens: tf.Tensor2D | null, op
       eps,
     );
     const logits = tf.add(timesTransposed(transformed, 'embeddings.word_embeddings.weight'), param('cls.predictions.bias'));
-    return options.logitPositions ? logits : tf.reshape(logits, [batch, length, config.vocabSize]);
+    return options.logitPositions || options.outputRows ? logits : tf.reshape(logits, [batch, length, config.vocabSize]);
 
     function embed(ids: tf.Tensor2D): tf.Tensor {
       // Embedding lookups stay off the gradient path (wasm has no gather gradient).

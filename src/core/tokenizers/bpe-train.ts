@@ -14,8 +14,9 @@
  *   text is skipped. Training stops early (smaller vocabulary) when no pair is left or
  *   the best pair occurs fewer than `minFrequency` times.
  */
-import { CancelledError, FactlabError } from '../errors';
+import { FactlabError } from '../errors';
 import { BYTE_ORDER, BYTE_TO_UNICODE, gpt2PreTokenize, utf8Bytes } from './bpe';
+import { MAX_MERGE_TOKENS, learnMerges } from './merge-learner';
 
 export interface TrainBpeOptions {
   /** Final vocabulary size, special tokens included. */
@@ -34,16 +35,12 @@ export interface TrainedBpe {
   merges: [string, string][];
 }
 
-const KEY = 2 ** 24;
-
-interface Entry { count: number; key: number }
-
 export function trainByteLevelBpe(texts: Iterable<string>, opts: TrainBpeOptions): TrainedBpe {
   const specials = opts.specialTokens ?? ['<|endoftext|>'];
   const minFrequency = opts.minFrequency ?? 0;
   const byteSymbols = BYTE_ORDER.map((b) => BYTE_TO_UNICODE[b]);
-  if (!Number.isInteger(opts.vocabSize) || opts.vocabSize < 256 + specials.length || opts.vocabSize >= KEY) {
-    throw new FactlabError('bad-option', `vocabSize must be an integer from ${256 + specials.length} (256 bytes + ${specials.length} special tokens) to ${KEY - 1}, got ${opts.vocabSize}.`);
+  if (!Number.isInteger(opts.vocabSize) || opts.vocabSize < 256 + specials.length || opts.vocabSize >= MAX_MERGE_TOKENS) {
+    throw new FactlabError('bad-option', `vocabSize must be an integer from ${256 + specials.length} (256 bytes + ${specials.length} special tokens) to ${MAX_MERGE_TOKENS - 1}, got ${opts.vocabSize}.`);
   }
   if (!(minFrequency >= 0)) throw new FactlabError('bad-option', `minFrequency must be ≥ 0, got ${minFrequency}.`);
   specials.forEach((s, i) => {
@@ -63,94 +60,20 @@ export function trainByteLevelBpe(texts: Iterable<string>, opts: TrainBpeOptions
     }
   }
 
-  // 2. Symbols, words as id sequences, pair counts and where each pair occurs.
-  const tokens = [...byteSymbols];
-  const tokenIndex = new Map(tokens.map((t, i) => [t, i]));
+  // 2. Words as byte-symbol id sequences, then the shared merge loop.
   const byteId = new Int32Array(256);
   BYTE_ORDER.forEach((b, i) => { byteId[b] = i; });
-  const words: number[][] = [];
-  const freq: number[] = [];
-  const pairCount = new Map<number, number>();
-  const pairWords = new Map<number, Set<number>>();
-  for (const [w, f] of wordCounts) {
-    const seq = utf8Bytes(w).map((b) => byteId[b]);
-    const wi = words.push(seq) - 1;
-    freq.push(f);
-    for (let i = 0; i + 1 < seq.length; i++) {
-      const k = seq[i] * KEY + seq[i + 1];
-      pairCount.set(k, (pairCount.get(k) ?? 0) + f);
-      let set = pairWords.get(k);
-      if (!set) pairWords.set(k, (set = new Set()));
-      set.add(wi);
-    }
-  }
-
-  // 3. Merge loop over a lazily updated max-heap of pair counts.
-  const before = (x: Entry, y: Entry): boolean => {
-    if (x.count !== y.count) return x.count > y.count;
-    const xa = tokens[Math.floor(x.key / KEY)], ya = tokens[Math.floor(y.key / KEY)];
-    if (xa !== ya) return xa < ya;
-    return tokens[x.key % KEY] < tokens[y.key % KEY];
-  };
-  const heap = new Heap(before);
-  for (const [key, count] of pairCount) heap.push({ count, key });
   const specialSet = new Set(specials);
-  const target = opts.vocabSize - specials.length;
-  const merges: [string, string][] = [];
-  const startSize = tokens.length;
-
-  while (tokens.length < target && heap.size > 0) {
-    const top = heap.pop();
-    const count = pairCount.get(top.key) ?? 0;
-    if (count !== top.count) {
-      if (count > 0) heap.push({ count, key: top.key });
-      continue;
-    }
-    if (count < minFrequency) break;
-    const a = Math.floor(top.key / KEY), b = top.key % KEY;
-    const merged = tokens[a] + tokens[b];
-    if (specialSet.has(merged)) continue; // dropped; skipped again if it ever comes back
-    let newId = tokenIndex.get(merged);
-    if (newId === undefined) {
-      newId = tokens.push(merged) - 1;
-      tokenIndex.set(merged, newId);
-    }
-    merges.push([tokens[a], tokens[b]]);
-
-    const delta = new Map<number, number>();
-    const bump = (k: number, d: number) => delta.set(k, (delta.get(k) ?? 0) + d);
-    for (const wi of pairWords.get(top.key) ?? []) {
-      const seq = words[wi], f = freq[wi];
-      const out: number[] = [];
-      for (let i = 0; i < seq.length; i++) {
-        if (i + 1 < seq.length && seq[i] === a && seq[i + 1] === b) { out.push(newId); i++; } else out.push(seq[i]);
-      }
-      if (out.length === seq.length) continue;
-      for (let i = 0; i + 1 < seq.length; i++) bump(seq[i] * KEY + seq[i + 1], -f);
-      for (let i = 0; i + 1 < out.length; i++) {
-        const k = out[i] * KEY + out[i + 1];
-        bump(k, f);
-        if (out[i] === newId || out[i + 1] === newId) {
-          let set = pairWords.get(k);
-          if (!set) pairWords.set(k, (set = new Set()));
-          set.add(wi);
-        }
-      }
-      words[wi] = out;
-    }
-    pairWords.delete(top.key);
-    for (const [k, d] of delta) {
-      if (d === 0) continue;
-      const c = (pairCount.get(k) ?? 0) + d;
-      if (c > 0) pairCount.set(k, c);
-      else { pairCount.delete(k); pairWords.delete(k); }
-      if (d > 0) heap.push({ count: c, key: k });
-    }
-    if (merges.length % 64 === 0) {
-      if (opts.signal?.aborted) throw new CancelledError('tokenizer training');
-      opts.onProgress?.((tokens.length - startSize) / Math.max(1, target - startSize));
-    }
-  }
+  const { tokens, merges } = learnMerges({
+    symbols: byteSymbols,
+    words: [...wordCounts].map(([w, count]) => ({ symbols: utf8Bytes(w).map((b) => byteId[b]), count })),
+    vocabSize: opts.vocabSize - specials.length,
+    minFrequency,
+    join: (a, b) => a + b,
+    forbidden: (merged) => specialSet.has(merged),
+    onProgress: opts.onProgress,
+    signal: opts.signal,
+  });
 
   const vocab: Record<string, number> = Object.create(null);
   tokens.forEach((t, i) => { vocab[t] = i; });
@@ -172,38 +95,4 @@ export function serializeMerges(merges: [string, string][]): string {
     return `${a} ${b}\n`;
   });
   return `#version: 0.2\n${lines.join('')}`;
-}
-
-/** Binary heap ordered by `before` (the top is the entry that comes first). */
-class Heap {
-  private a: Entry[] = [];
-  constructor(private readonly before: (x: Entry, y: Entry) => boolean) {}
-  get size(): number { return this.a.length; }
-  push(v: Entry): void {
-    const a = this.a;
-    let i = a.push(v) - 1;
-    while (i > 0) {
-      const p = (i - 1) >> 1;
-      if (!this.before(v, a[p])) break;
-      a[i] = a[p];
-      i = p;
-    }
-    a[i] = v;
-  }
-  pop(): Entry {
-    const a = this.a, top = a[0], last = a.pop()!;
-    if (a.length) {
-      let i = 0;
-      for (;;) {
-        let c = 2 * i + 1;
-        if (c >= a.length) break;
-        if (c + 1 < a.length && this.before(a[c + 1], a[c])) c++;
-        if (!this.before(a[c], last)) break;
-        a[i] = a[c];
-        i = c;
-      }
-      a[i] = last;
-    }
-    return top;
-  }
 }
