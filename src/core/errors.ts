@@ -19,6 +19,12 @@ export class CancelledError extends FactlabError {
   }
 }
 
+/**
+ * Lets the event loop run (a macrotask, not a microtask), so that a worker between units of
+ * work can receive a cancel, pause or stop message.
+ */
+export const yieldToEventLoop = (): Promise<void> => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
 export function throwIfAborted(signal: AbortSignal | undefined, what?: string): void {
   if (signal?.aborted) throw new CancelledError(what);
 }

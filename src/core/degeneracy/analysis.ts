@@ -11,10 +11,10 @@
  * neurons of the same size in the same layers (each neuron replaced by a uniformly drawn neuron
  * of its own layer, never a located knowledge neuron, no repeats), measured `repeats` times.
  */
-import { FactlabError, throwIfAborted } from '../errors';
+import { FactlabError, throwIfAborted, yieldToEventLoop } from '../errors';
 import { neuronKey, type Neuron } from '../knowledge/refine';
 import { makeRng, type Rng } from '../random';
-import { yieldToEventLoop, type DropFn } from './filter';
+import type { DropFn } from './filter';
 
 export interface AnalysisSettings {
   maxExhaustive: number;

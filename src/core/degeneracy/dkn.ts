@@ -5,7 +5,7 @@
  * and random controls, optionally the §4.4 baselines. The result is a plain JSON record with
  * every setting that produced it.
  */
-import { FactlabError, throwIfAborted } from '../errors';
+import { FactlabError, throwIfAborted, yieldToEventLoop } from '../errors';
 import type { AttributionProgress } from '../knowledge/attribution';
 import { factNeurons } from '../knowledge/neurons';
 import { checkNeuron, coarseNeurons, type Neuron } from '../knowledge/refine';
@@ -14,7 +14,7 @@ import { degeneracyAnalysis, randomControls, type DegeneracyAnalysis, type Rando
 import { dbscanClusters, hierarchicalClusters, pairwiseBaseline, type PairwiseResult } from './baselines';
 import { persistentHomologyClusters, type PersistentHomologyResult } from './clustering';
 import { neuronDistances, summarizeDistances, type DistanceSummary } from './distances';
-import { functionalFilter, makeDropMeter, yieldToEventLoop, type FilterResult, type VerdictReason } from './filter';
+import { functionalFilter, makeDropMeter, type FilterResult, type VerdictReason } from './filter';
 import { kmeansClusters } from './kmeans';
 import { resolveDknSettings, type BaselineName, type DknOptions, type DknSettings } from './settings';
 

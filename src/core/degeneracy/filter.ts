@@ -11,7 +11,7 @@
  * With several prompts, P is the mean over prompts and the drop a ratio of means (our choice,
  * like the primary aggregation of §3.5a).
  */
-import { throwIfAborted } from '../errors';
+import { throwIfAborted, yieldToEventLoop } from '../errors';
 import type { NeuronSite } from '../knowledge/attribution';
 import { answerProbsWithNeurons, relativeDrop } from '../knowledge/patching';
 import { neuronKey, type Neuron } from '../knowledge/refine';
@@ -50,8 +50,6 @@ export interface FilterResult {
   reason: VerdictReason;
 }
 
-/** Yields to the event loop, so that a worker can receive a cancel message between steps. */
-export const yieldToEventLoop = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export function verdictReason(candidates: number, passing: number, jointDrop: number | null, jointDropMin: number): VerdictReason {
   if (candidates < 2) return 'fewer-than-2-candidates';

@@ -13,7 +13,7 @@
  * reference the fast path is tested against.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FactlabError, throwIfAborted } from '../errors';
+import { FactlabError, throwIfAborted, yieldToEventLoop } from '../errors';
 import { disposeCache, forward, type KVCache } from '../model/gpt2';
 import { captureHooks, hookName } from '../model/hooks';
 import { cacheTransposesForGradients, type Gpt2Weights } from '../model/weights';
@@ -89,8 +89,6 @@ export function resolveAttributionSettings(weights: { config: { nLayer: number }
 
 const siteHook = (site: NeuronSite, layer: number) => (site === 'post' ? hookName.mlpPost(layer) : hookName.mlpPre(layer));
 
-/** Yields to the event loop so that a worker can receive a cancel message. */
-const breathe = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export async function attribute(
   weights: Gpt2Weights,
@@ -167,7 +165,7 @@ export async function attribute(
         done++;
         const elapsed = (performance.now() - started) / 1000;
         callbacks.onProgress?.({ fraction: done / total, stage: `layer ${layer}`, etaSeconds: (elapsed / done) * (total - done) });
-        await breathe();
+        await yieldToEventLoop();
       }
       let sum = 0;
       for (const s of scores) sum += s;

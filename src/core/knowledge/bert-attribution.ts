@@ -11,7 +11,7 @@
  * for the completeness check) go through one forward and one backward pass.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FactlabError, throwIfAborted } from '../errors';
+import { FactlabError, throwIfAborted, yieldToEventLoop } from '../errors';
 import { bertForward } from '../model/bert';
 import type { BertWeights } from '../model/bert-weights';
 import { captureHooks, hookName } from '../model/hooks';
@@ -46,7 +46,6 @@ export function maskPositionOf(promptIds: number[], maskId: number): number {
 }
 
 const siteHook = (site: AttributionSettings['site'], layer: number) => (site === 'post' ? hookName.mlpPost(layer) : hookName.mlpPre(layer));
-const breathe = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 export async function attributeMasked(
   weights: BertWeights,
@@ -124,7 +123,7 @@ export async function attributeMasked(
       callbacks.onLayer?.(result);
       const elapsed = (performance.now() - started) / 1000;
       callbacks.onProgress?.({ fraction: (index + 1) / layerList.length, stage: `layer ${layer}`, etaSeconds: (elapsed / (index + 1)) * (layerList.length - index - 1) });
-      await breathe();
+      await yieldToEventLoop();
     }
   } finally {
     captured.forEach((t) => t.dispose());

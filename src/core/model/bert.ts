@@ -15,6 +15,7 @@ import type { BertWeights } from './bert-weights';
 import { runHook, type Hooks } from './hooks';
 import { geluNew } from './kernels/gelu';
 import { matMulBT } from './matmul';
+import { paramResolver } from './weights';
 
 export interface BertForwardOptions {
   hooks?: Hooks;
@@ -58,12 +59,7 @@ function gelu(x: tf.Tensor, kind: BertConfig['activation']): tf.Tensor {
 export function bertForward(weights: BertWeights, tokens: tf.Tensor2D | null, options: BertForwardOptions = {}): tf.Tensor {
   const { config } = weights;
   const { hooks, masks, overrides } = options;
-  const param = (name: string): tf.Tensor => {
-    const value = overrides?.[name] ?? weights.params.get(name);
-    if (!value) throw new Error(`unknown parameter ${name}`);
-    const mask = masks?.[name];
-    return mask ? tf.mul(value, mask) : value;
-  };
+  const param = paramResolver(weights.params, options);
   /** x [N, in] · Wᵀ for a weight in HF's [out, in] layout: the load-time transpose unless edited or masked. */
   const timesTransposed = (x: tf.Tensor, name: string): tf.Tensor =>
     overrides?.[name] || masks?.[name] ? matMulBT(x, param(name)) : tf.matMul(x, weights.transposed.get(name)!);

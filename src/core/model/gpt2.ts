@@ -14,7 +14,7 @@ import type { Gpt2Config } from './config';
 import { runHook, type Hooks } from './hooks';
 import { geluNew } from './kernels/gelu';
 import { matMulBT } from './matmul';
-import type { Gpt2Weights } from './weights';
+import { paramResolver, type Gpt2Weights } from './weights';
 
 export interface LayerKV {
   /** [B, H, P, dh] */
@@ -88,13 +88,8 @@ function positionsAndBias(batch: number, length: number, pastLength: number, mas
 
 export function forward(weights: Gpt2Weights, tokens: tf.Tensor2D | null, options: ForwardOptions = {}): tf.Tensor {
   const { config } = weights;
-  const { hooks, masks, overrides } = options;
-  const param = (name: string): tf.Tensor => {
-    const value = overrides?.[name] ?? weights.params.get(name);
-    if (!value) throw new Error(`unknown parameter ${name}`);
-    const mask = masks?.[name];
-    return mask ? tf.mul(value, mask) : value;
-  };
+  const { hooks, overrides } = options;
+  const param = paramResolver(weights.params, options);
   const eps = config.layerNormEpsilon;
   const startLayer = options.start?.layer ?? 0;
   const endLayer = options.stopAtLayer ?? config.nLayer;

@@ -11,6 +11,19 @@ import type { TensorData } from './safetensors';
 
 export type ParamMap = Map<string, tf.Tensor>;
 
+/**
+ * A forward pass's view of its parameters: a weight edit (override) replaces the loaded
+ * tensor, and a mask multiplies it. Shared by the GPT-2 and BERT forwards.
+ */
+export function paramResolver(params: ParamMap, options: { overrides?: Record<string, tf.Tensor>; masks?: Record<string, tf.Tensor> }): (name: string) => tf.Tensor {
+  return (name) => {
+    const value = options.overrides?.[name] ?? params.get(name);
+    if (!value) throw new Error(`unknown parameter ${name}`);
+    const mask = options.masks?.[name];
+    return mask ? tf.mul(value, mask) : value;
+  };
+}
+
 export interface Gpt2Weights {
   config: Gpt2Config;
   params: ParamMap;

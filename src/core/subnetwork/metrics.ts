@@ -8,7 +8,7 @@
  *   (seeded); masks of several seeds combine by union, intersection or majority.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FactlabError, throwIfAborted } from '../errors';
+import { FactlabError, throwIfAborted, yieldToEventLoop } from '../errors';
 import type { Gpt2Weights } from '../model/weights';
 import { makeRng } from '../random';
 import { assertSameLayout, binaryMasksForForward, binarySparsity, countOnes, type BinaryMask } from './binary';
@@ -67,7 +67,6 @@ export interface ScoreOptions {
  * Yields to the event loop between batches: reading results back resolves as microtasks,
  * so without this a cancel message to the worker waits until the whole evaluation is done.
  */
-const letMessagesIn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /** KG PPL and friends of a model (with `masks` applied) on KG items. */
 export async function kgScores(weights: Gpt2Weights, items: KgItem[], options: ScoreOptions = {}): Promise<KgScore> {
@@ -78,7 +77,7 @@ export async function kgScores(weights: Gpt2Weights, items: KgItem[], options: S
   const tops: number[] = [];
   const batchPpl: number[] = [];
   for (let start = 0; start < items.length; start += batchSize) {
-    await letMessagesIn();
+    await yieldToEventLoop();
     throwIfAborted(options.signal, 'evaluation');
     const chunk = items.slice(start, start + batchSize);
     const labelled = chunk.map((item) => labelledIndices(item, options.scoreAllTailTokens));
@@ -102,7 +101,7 @@ export async function lmScores(weights: Gpt2Weights, blocks: number[][], options
   const batchPpl: number[] = [];
   const all: number[] = [];
   for (let start = 0; start < blocks.length; start += batchSize) {
-    await letMessagesIn();
+    await yieldToEventLoop();
     throwIfAborted(options.signal, 'evaluation');
     const chunk = blocks.slice(start, start + batchSize);
     const T = chunk[0].length;

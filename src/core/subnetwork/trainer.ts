@@ -10,7 +10,7 @@
  * varList = the mask logits only) steps with lr 0.2 after a 10% linear warm-up.
  */
 import * as tf from '@tensorflow/tfjs';
-import { FactlabError, throwIfAborted } from '../errors';
+import { FactlabError, throwIfAborted, yieldToEventLoop } from '../errors';
 import type { Gpt2Weights } from '../model/weights';
 import { makeRng } from '../random';
 import { BatchCycler, hiddenRows, kgBatch, klRowIndices, lmBlocks, padBatch, type KgItem } from './data';
@@ -253,7 +253,6 @@ export class SubnetTrainer {
   }
 }
 
-const nextTick = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
 /**
  * Trains a subnetwork mask. Resolves with the result and the mask state (the caller owns and
@@ -303,7 +302,7 @@ export async function trainSubnetwork(
         await callbacks.onCheckpoint({ step, sparsity: record.sparsity, state: trainer.state, trainer });
         onProgress?.({ kind: 'checkpoint', step });
       }
-      await nextTick(); // let pause/stop/cancel messages in
+      await yieldToEventLoop(); // let pause/stop/cancel messages in
     }
     if (status === 'stopped' && evals[evals.length - 1]?.step !== trainer.stepsDone) await evaluate();
     if (status === 'stopped' && callbacks.onCheckpoint && trainer.stepsDone % s.checkpointEvery !== 0) await callbacks.onCheckpoint({ step: trainer.stepsDone, sparsity: (await maskSparsity(trainer.state)).sparsity, state: trainer.state, trainer });
