@@ -11,7 +11,7 @@ import { checkTop, describeNeuron, relationFilter, softmax, topIndices, type Edi
 import type { AttributionCallbacks, AttributionResult, AttributionSettings, NeuronSite } from './knowledge/attribution';
 import { attributeMasked, maskPositionOf } from './knowledge/bert-attribution';
 import { bertEditOverrides, bertEraseEdit, bertUpdateFactEdit, bertValueVector, maskedAnswerProbs } from './knowledge/bert-interventions';
-import { maskedFactInputs, maskedFactNeurons, type MaskedFactNeuronsResult } from './knowledge/bert-neurons';
+import { answerPieceId, maskedFactNeurons, type MaskedFactNeuronsResult } from './knowledge/bert-neurons';
 import { EditStack } from './knowledge/edit-stack';
 import { bertFactModel, type FactModel } from './knowledge/fact-model';
 import type { Edit } from './knowledge/edit';
@@ -81,8 +81,7 @@ export class BertEngine {
   targetIds(_prompt: string | undefined, target: string): { text: string; ids: number[] } {
     const text = target.trim();
     if (text.length === 0) throw new FactlabError('empty-target', 'The answer is empty: type the word that fills the [MASK], e.g. "Paris".');
-    const { targetId } = maskedFactInputs(this.tokenizer, ['[MASK]'], text);
-    return { text, ids: [targetId] };
+    return { text, ids: [answerPieceId(this.tokenizer, text)] };
   }
 
   /** Framed prompt ids ([CLS] … [MASK] … [SEP]) and the one-piece answer; clear errors for no or several [MASK]s. */

@@ -38,13 +38,7 @@ export interface MaskedFactNeuronsResult {
  */
 export function maskedFactInputs(tokenizer: WordPiece, prompts: string[], answer: string): MaskedFactInputs {
   if (prompts.length === 0) throw new FactlabError('bad-facts', 'The fact has no masked prompts: add prompts with one [MASK], or masked templates to its relation.');
-  const pieces = tokenizer.tokenize(answer);
-  if (pieces.length !== 1) {
-    throw new FactlabError(
-      'multi-token-target',
-      `The answer "${answer}" is ${pieces.length} word pieces (${pieces.join(' ')}) for this vocabulary; the masked setting predicts one token at one [MASK], so choose facts with one-token answers.`,
-    );
-  }
+  const targetId = answerPieceId(tokenizer, answer);
   const promptIds = prompts.map((prompt) => {
     const ids = tokenizer.encodeForModel(prompt);
     try {
@@ -54,7 +48,19 @@ export function maskedFactInputs(tokenizer: WordPiece, prompts: string[], answer
     }
     return ids;
   });
-  return { promptIds, targetId: tokenizer.tokenId(pieces[0])! };
+  return { promptIds, targetId };
+}
+
+/** The id of an answer that is one word piece: one [MASK] stands for one token. */
+export function answerPieceId(tokenizer: WordPiece, answer: string): number {
+  const pieces = tokenizer.tokenize(answer);
+  if (pieces.length !== 1) {
+    throw new FactlabError(
+      'multi-token-target',
+      `The answer "${answer}" is ${pieces.length} word pieces (${pieces.join(' ')}) for this vocabulary; the masked setting predicts one token at one [MASK], so choose facts with one-token answers.`,
+    );
+  }
+  return tokenizer.tokenId(pieces[0])!;
 }
 
 /** The activation baseline at [MASK]: clean site activations per layer (no gradients). */

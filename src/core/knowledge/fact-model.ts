@@ -17,7 +17,7 @@ import type { WordPiece } from '../tokenizers/wordpiece';
 import type { AttributionCallbacks, AttributionSettings, NeuronSite } from './attribution';
 import { maskPositionOf } from './bert-attribution';
 import { bertEditOverrides, bertEraseEdit, bertUpdateFactEdit, maskedAnswerProbs } from './bert-interventions';
-import { maskedFactInputs, maskedFactNeurons } from './bert-neurons';
+import { answerPieceId, maskedFactInputs, maskedFactNeurons } from './bert-neurons';
 import { editOverrides, eraseEdit, updateFactEdit, type Edit } from './edit';
 import { factNeurons, type FactNeuronsResult, type NeuronMethod } from './neurons';
 import { answerProbs, answerProbsWithNeurons, type AnswerProb } from './patching';
@@ -87,7 +87,7 @@ export function bertFactModel(weights: BertWeights, tokenizer: WordPiece): FactM
       const { promptIds, targetId } = maskedFactInputs(tokenizer, promptsFor(fact, relation, { split, masked: true }), targetFor(fact, { masked: true }));
       return promptIds.map((ids) => ({ promptIds: ids, targetIds: [targetId] }));
     },
-    answerToken: (object) => maskedFactInputs(tokenizer, ['[MASK]'], object.trim()).targetId,
+    answerToken: (object) => answerPieceId(tokenizer, object.trim()),
     answerProbs: (items, options = {}) => maskedAnswerProbs(weights, maskId, masked(items), options),
     answerLogits: (promptIds, overrides) => readRow(tf.tidy(() => bertForward(weights, tf.tensor2d([promptIds], [1, promptIds.length], 'int32'), { overrides, logitPositions: [maskPositionOf(promptIds, maskId)] }))),
     factNeurons: (items, options, callbacks) => maskedFactNeurons(weights, maskId, { promptIds: items.map((i) => i.promptIds), targetId: items[0].targetIds[0] }, options, callbacks),
