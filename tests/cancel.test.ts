@@ -16,14 +16,8 @@ import { disposeMaskState } from '../src/core/subnetwork/mask';
 import { trainSubnetwork } from '../src/core/subnetwork/trainer';
 import { BYTE_TO_UNICODE } from '../src/core/tokenizers/bpe';
 import { makeRandomCheckpoint, smallConfig } from '../scripts/lib/random-checkpoint';
+import { abortAtCheck } from './helpers/cancel';
 import { useWasm } from './helpers/tf';
-
-/** A signal that reads as aborted from its k-th check on: cancels at every point in turn, deterministically. */
-function abortAtCheck(k: number): { signal: AbortSignal; checks: () => number } {
-  let checks = 0;
-  const signal = { get aborted() { return ++checks >= k; }, addEventListener() {}, removeEventListener() {} } as unknown as AbortSignal;
-  return { signal, checks: () => checks };
-}
 
 /** Runs `work` cancelled at check 1, 2, … until a run completes; returns how many points were hit. */
 async function cancelEverywhere<T>(work: (signal: AbortSignal) => Promise<T>, cleanup: (result: T) => void = () => {}): Promise<number> {

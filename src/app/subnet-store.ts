@@ -23,7 +23,8 @@ export interface SubnetState {
   targetQuery: string;
   steps: number;
   seed: number;
-  phase: 'idle' | 'training' | 'paused' | 'stopping' | 'evaluating';
+  /** 'pausing': asked, until the trainer reaches its next unit boundary and reports 'paused'. */
+  phase: 'idle' | 'training' | 'pausing' | 'paused' | 'stopping' | 'evaluating';
   curve: StepRecord[];
   evals: EvalRecord[];
   result?: SubnetTrainResult;
@@ -110,8 +111,10 @@ export const useSubnet = create<SubnetState>()((set, get) => {
     async control(action) {
       try {
         if (action === 'stop') set({ phase: 'stopping' });
+        if (action === 'pause') set({ phase: 'pausing' });
         const status = await engine().call('subnetControl', { action });
-        if (action !== 'stop') set({ phase: status.training === 'paused' ? 'paused' : 'training' });
+        // A pause shows once the trainer says it holds (its step count is then final), not when the worker accepts it.
+        if (action === 'resume') set({ phase: status.training === 'paused' ? 'paused' : 'training' });
       } catch (err) {
         set({ error: toUiError(err) });
       }

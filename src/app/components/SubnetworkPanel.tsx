@@ -69,12 +69,17 @@ export function SubnetworkPanel() {
             Pause
           </button>
         )}
+        {s.phase === 'pausing' && (
+          <button type="button" data-testid="subnet-pause" disabled>
+            Pausing…
+          </button>
+        )}
         {s.phase === 'paused' && (
           <button type="button" data-testid="subnet-resume" onClick={() => void s.control('resume')}>
             Resume
           </button>
         )}
-        {(s.phase === 'training' || s.phase === 'paused') && (
+        {(s.phase === 'training' || s.phase === 'pausing' || s.phase === 'paused') && (
           <button type="button" data-testid="subnet-stop" onClick={() => void s.control('stop')}>
             Stop (keep the mask so far)
           </button>
@@ -115,7 +120,7 @@ export function SubnetworkPanel() {
       {s.message && <p className="small" role="status">{s.message}</p>}
       <p className="small" aria-live="polite" data-testid="subnet-status">
         {busy && last
-          ? `Step ${last.step}${s.phase === 'paused' ? ' (paused)' : ''}: sparsity ${(100 * last.sparsity).toFixed(2)}%, total loss ${last.losses.total.toFixed(4)}.`
+          ? `Step ${last.step}${s.phase === 'paused' ? ' (paused)' : s.phase === 'pausing' ? ' (pausing…)' : ''}: sparsity ${(100 * last.sparsity).toFixed(2)}%, total loss ${last.losses.total.toFixed(4)}.`
           : s.status.mask
             ? `Mask ready: sparsity ${(100 * s.status.mask.sparsity.sparsity).toFixed(2)}%; the subnetwork is ${s.status.removed ? 'removed from the model' : 'in the model'}.`
             : 'No mask yet.'}

@@ -85,15 +85,43 @@ export class BatchCycler<T> {
     if (items.length === 0) throw new FactlabError('bad-subnet-data', 'Cannot draw batches from an empty list.');
     if (!Number.isInteger(batchSize) || batchSize < 1) throw new FactlabError('bad-subnet-settings', `Batch sizes must be positive integers, got ${batchSize}.`);
   }
-  next(): T[] {
+  /**
+   * The next batch without moving past it: a step that is cancelled draws the same batch again.
+   * (A new pass is shuffled here, once: the RNG is at the same point whenever that happens.)
+   */
+  peek(): T[] {
     if (this.cursor >= this.order.length) {
       this.order = shuffleInPlace(this.items.map((_, i) => i), this.rng);
       this.cursor = 0;
     }
-    const picked = this.order.slice(this.cursor, this.cursor + this.batchSize);
-    this.cursor += picked.length;
-    return picked.map((i) => this.items[i]);
+    return this.order.slice(this.cursor, this.cursor + this.batchSize).map((i) => this.items[i]);
   }
+  next(): T[] {
+    const batch = this.peek();
+    this.cursor += batch.length;
+    return batch;
+  }
+}
+
+/**
+ * Consecutive groups of `sequences` (by index) whose right-padded batch has at most `maxTokens`
+ * tokens (B × longest), each at least one sequence: the micro-batches of a step's batch.
+ */
+export function microBatches(sequences: number[][], maxTokens: number): number[][] {
+  const groups: number[][] = [];
+  let group: number[] = [];
+  let width = 0;
+  sequences.forEach((seq, i) => {
+    const wider = Math.max(width, seq.length);
+    if (group.length && (group.length + 1) * wider > maxTokens) {
+      groups.push(group);
+      group = [];
+    }
+    width = group.length ? wider : seq.length;
+    group.push(i);
+  });
+  if (group.length) groups.push(group);
+  return groups;
 }
 
 export interface TokenBatch {
@@ -113,20 +141,31 @@ function layerNorm(x: tf.Tensor, gamma: tf.Tensor, beta: tf.Tensor, eps: number)
   return tf.add(tf.mul(tf.div(tf.sub(x, mean), tf.sqrt(tf.add(variance, eps))), gamma), beta);
 }
 
+/** The model's input to `forward(…, { start: { layer: 0, residual } })`: token + position embeddings [B, T, d]. */
+export function embedded(weights: Gpt2Weights, batch: TokenBatch): tf.Tensor3D {
+  return tf.tidy(() => forward(weights, tf.tensor2d(batch.tokens, [batch.tokens.length, batch.width], 'int32'), { stopAtLayer: 0 }) as tf.Tensor3D);
+}
+
 /**
  * Final hidden states (after ln_f) at the given (row, position) pairs → [rows, d], or at every
  * position of every row ('all', for unpadded LM blocks) → [B·T, d]. The logits are these times
  * the unembedding, which the losses apply (whole or in vocabulary chunks). Differentiable w.r.t. masks.
  */
 export function hiddenRows(weights: Gpt2Weights, batch: TokenBatch, rows: Array<[number, number]> | 'all', masks?: Record<string, tf.Tensor>): tf.Tensor2D {
+  return tf.tidy(() => {
+    const tokens = tf.tensor2d(batch.tokens, [batch.tokens.length, batch.width], 'int32');
+    return finalRows(weights, forward(weights, tokens, { masks, stopAtLayer: weights.config.nLayer }), batch, rows);
+  });
+}
+
+/** `hiddenRows` from the residual stream after the last block [B, T, d]; differentiable w.r.t. it. */
+export function finalRows(weights: Gpt2Weights, resid: tf.Tensor, batch: TokenBatch, rows: Array<[number, number]> | 'all'): tf.Tensor2D {
   const { config } = weights;
   return tf.tidy(() => {
     const B = batch.tokens.length;
-    const tokens = tf.tensor2d(batch.tokens, [B, batch.width], 'int32');
     const padded = batch.lengths.some((l) => l !== batch.width);
     if (rows === 'all' && padded) throw new FactlabError('bad-subnet-data', 'All-position rows need unpadded blocks of one length.');
     // Right padding needs no attention mask: causal attention at a real position sees only real tokens.
-    const resid = forward(weights, tokens, { masks, stopAtLayer: config.nLayer });
     const normed = layerNorm(resid, weights.params.get('ln_f.weight')!, weights.params.get('ln_f.bias')!, config.layerNormEpsilon);
     const d = config.nEmbd;
     if (rows === 'all') return tf.reshape(normed, [B * batch.width, d]) as tf.Tensor2D;

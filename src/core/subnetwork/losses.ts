@@ -14,6 +14,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import type { Gpt2Weights } from '../model/weights';
+import { drain } from './units';
 
 export interface VocabHead {
   /** Token embedding [V, d], tied to the output layer. */
@@ -90,21 +91,32 @@ function accumulate(state: tf.Tensor[], step: () => tf.Tensor[]): tf.Tensor[] {
   return next;
 }
 
+/**
+ * The chunk loops below are generators that yield after each vocabulary chunk: `drain` runs them
+ * in one go (inside a custom gradient), a training step runs them a chunk per unit of work
+ * (`UnitGate.drive`). Closing one early frees its accumulators (the `finally` blocks).
+ */
+
 /** Row-wise log-sum-exp of h·Eᵀ, one vocabulary chunk at a time (online rescaling). */
-export function chunkedLogSumExp(head: VocabHead, hidden: tf.Tensor2D, chunk: number): tf.Tensor1D {
+export function* logSumExpSteps(head: VocabHead, hidden: tf.Tensor2D, chunk: number): Generator<void, tf.Tensor1D> {
   let acc: tf.Tensor[] = [];
-  for (const [start, size] of chunkBounds(head.vocabSize, chunk)) {
-    acc = accumulate(acc, () => {
-      const z = logitsOf(head, hidden, start, size);
-      const max = acc.length ? tf.maximum(acc[0], tf.max(z, 1)) : tf.max(z, 1);
-      const part = tf.sum(tf.exp(tf.sub(z, tf.expandDims(max, 1))), 1);
-      return [max, acc.length ? tf.add(tf.mul(acc[1], tf.exp(tf.sub(acc[0], max))), part) : part];
-    });
+  try {
+    for (const [start, size] of chunkBounds(head.vocabSize, chunk)) {
+      acc = accumulate(acc, () => {
+        const z = logitsOf(head, hidden, start, size);
+        const max = acc.length ? tf.maximum(acc[0], tf.max(z, 1)) : tf.max(z, 1);
+        const part = tf.sum(tf.exp(tf.sub(z, tf.expandDims(max, 1))), 1);
+        return [max, acc.length ? tf.add(tf.mul(acc[1], tf.exp(tf.sub(acc[0], max))), part) : part];
+      });
+      yield;
+    }
+    return tf.tidy(() => tf.add(acc[0], tf.log(acc[1])) as tf.Tensor1D);
+  } finally {
+    for (const t of acc) t.dispose();
   }
-  const lse = tf.tidy(() => tf.add(acc[0], tf.log(acc[1])) as tf.Tensor1D);
-  for (const t of acc) t.dispose();
-  return lse;
 }
+
+export const chunkedLogSumExp = (head: VocabHead, hidden: tf.Tensor2D, chunk: number): tf.Tensor1D => drain(logSumExpSteps(head, hidden, chunk));
 
 /** Summary of the uniform distribution: −log V and the mean embedding row. */
 export function uniformChunkedReference(head: VocabHead): ChunkedReference {
@@ -112,29 +124,63 @@ export function uniformChunkedReference(head: VocabHead): ChunkedReference {
 }
 
 /** Summary of p = softmax(h_ref·Eᵀ) per row, in one pass over vocabulary chunks (no gradient). */
-export function chunkedReference(head: VocabHead, hiddenRef: tf.Tensor2D, chunk: number): ChunkedReference {
+export function* chunkedReferenceSteps(head: VocabHead, hiddenRef: tf.Tensor2D, chunk: number): Generator<void, ChunkedReference> {
   const d = head.wte.shape[1];
   // Online over chunks: M = running max, S = Σ e^(z−M), A = Σ e^(z−M)·z, X = Σ e^(z−M)·E_v.
   let acc: tf.Tensor[] = [];
-  for (const [start, size] of chunkBounds(head.vocabSize, chunk)) {
-    acc = accumulate(acc, () => {
-      const z = logitsOf(head, hiddenRef, start, size);
-      const max = acc.length ? tf.maximum(acc[0], tf.max(z, 1)) : tf.max(z, 1);
-      const w = tf.exp(tf.sub(z, tf.expandDims(max, 1)));
-      const parts = [tf.sum(w, 1), tf.sum(tf.mul(w, z), 1), tf.matMul(w, tf.slice(head.wte, [start, 0], [size, d]))];
-      if (!acc.length) return [max, ...parts];
-      const scale = tf.exp(tf.sub(acc[0], max));
-      return [max, tf.add(tf.mul(acc[1], scale), parts[0]), tf.add(tf.mul(acc[2], scale), parts[1]), tf.add(tf.mul(acc[3], tf.expandDims(scale, 1)), parts[2])];
+  try {
+    for (const [start, size] of chunkBounds(head.vocabSize, chunk)) {
+      acc = accumulate(acc, () => {
+        const z = logitsOf(head, hiddenRef, start, size);
+        const max = acc.length ? tf.maximum(acc[0], tf.max(z, 1)) : tf.max(z, 1);
+        const w = tf.exp(tf.sub(z, tf.expandDims(max, 1)));
+        const parts = [tf.sum(w, 1), tf.sum(tf.mul(w, z), 1), tf.matMul(w, tf.slice(head.wte, [start, 0], [size, d]))];
+        if (!acc.length) return [max, ...parts];
+        const scale = tf.exp(tf.sub(acc[0], max));
+        return [max, tf.add(tf.mul(acc[1], scale), parts[0]), tf.add(tf.mul(acc[2], scale), parts[1]), tf.add(tf.mul(acc[3], tf.expandDims(scale, 1)), parts[2])];
+      });
+      yield;
+    }
+    return tf.tidy(() => {
+      const [max, s, a, x] = acc;
+      const lse = tf.add(max, tf.log(s));
+      return { negEntropy: tf.sub(tf.div(a, s), lse) as tf.Tensor1D, expected: tf.div(x, tf.expandDims(s, 1)) as tf.Tensor2D };
     });
+  } finally {
+    for (const t of acc) t.dispose();
   }
-  const result = tf.tidy(() => {
-    const [max, s, a, x] = acc;
-    const lse = tf.add(max, tf.log(s));
-    return { negEntropy: tf.sub(tf.div(a, s), lse) as tf.Tensor1D, expected: tf.div(x, tf.expandDims(s, 1)) as tf.Tensor2D };
-  });
-  for (const t of acc) t.dispose();
-  return result;
 }
+
+export const chunkedReference = (head: VocabHead, hiddenRef: tf.Tensor2D, chunk: number): ChunkedReference => drain(chunkedReferenceSteps(head, hiddenRef, chunk));
+
+/** Σ_v q_v E_v per row, q = softmax(h·Eᵀ) given its log-sum-exp: the model's expected embedding. */
+function* expectedEmbeddingSteps(head: VocabHead, hidden: tf.Tensor2D, lse: tf.Tensor1D, chunk: number): Generator<void, tf.Tensor2D> {
+  const d = head.wte.shape[1];
+  let qe: tf.Tensor[] = [];
+  try {
+    for (const [start, size] of chunkBounds(head.vocabSize, chunk)) {
+      qe = accumulate(qe, () => {
+        const q = tf.exp(tf.sub(logitsOf(head, hidden, start, size), tf.expandDims(lse, 1)));
+        const part = tf.matMul(q, tf.slice(head.wte, [start, 0], [size, d]));
+        return [qe.length ? tf.add(qe[0], part) : part];
+      });
+      yield;
+    }
+    const sum = qe[0] as tf.Tensor2D;
+    qe = []; // handed to the caller
+    return sum;
+  } finally {
+    for (const t of qe) t.dispose();
+  }
+}
+
+/** Batchmean Σ p log p − h·(Σ p E) + lse(z) over the rows. */
+const chunkedKlValue = (reference: ChunkedReference, hidden: tf.Tensor2D, lse: tf.Tensor1D): tf.Scalar =>
+  tf.tidy(() => tf.div(tf.sum(tf.add(tf.sub(reference.negEntropy, tf.sum(tf.mul(hidden, reference.expected), 1)), lse)), hidden.shape[0]) as tf.Scalar);
+
+/** ∂(batchmean KL)/∂h · dy = (Σ q E − Σ p E)·dy/rows. */
+const chunkedKlGrad = (reference: ChunkedReference, qe: tf.Tensor2D, dy: tf.Tensor | number): tf.Tensor2D =>
+  tf.tidy(() => tf.mul(tf.sub(qe, reference.expected), tf.div(dy, qe.shape[0])) as tf.Tensor2D);
 
 /**
  * Batchmean KL(p‖softmax(h·Eᵀ)) from hidden rows, never materializing [rows, V];
@@ -145,23 +191,13 @@ export function chunkedKl(head: VocabHead, hidden: tf.Tensor2D, reference: Chunk
     const input = h as tf.Tensor2D;
     const lse = chunkedLogSumExp(head, input, chunk);
     (save as tf.GradSaveFunc)([input, lse]);
-    const rows = input.shape[0];
-    const value = tf.div(tf.sum(tf.add(tf.sub(reference.negEntropy, tf.sum(tf.mul(input, reference.expected), 1)), lse)), rows) as tf.Scalar;
     return {
-      value,
+      value: chunkedKlValue(reference, input, lse),
       gradFunc: (dy, saved) => {
         const [hs, lseSaved] = saved as [tf.Tensor2D, tf.Tensor1D];
-        const d = head.wte.shape[1];
-        let qe: tf.Tensor[] = [];
-        for (const [start, size] of chunkBounds(head.vocabSize, chunk)) {
-          qe = accumulate(qe, () => {
-            const q = tf.exp(tf.sub(logitsOf(head, hs, start, size), tf.expandDims(lseSaved, 1)));
-            const part = tf.matMul(q, tf.slice(head.wte, [start, 0], [size, d]));
-            return [qe.length ? tf.add(qe[0], part) : part];
-          });
-        }
-        const grad = tf.tidy(() => tf.mul(tf.sub(qe[0], reference.expected), tf.div(dy as tf.Tensor, rows)));
-        qe[0].dispose();
+        const qe = drain(expectedEmbeddingSteps(head, hs, lseSaved, chunk));
+        const grad = chunkedKlGrad(reference, qe, dy as tf.Tensor);
+        qe.dispose();
         return grad;
       },
     };
@@ -169,14 +205,44 @@ export function chunkedKl(head: VocabHead, hidden: tf.Tensor2D, reference: Chunk
   return op(hidden) as tf.Scalar;
 }
 
-/** The reference of a maintain term from the full model's hidden rows (no gradient); caller disposes. */
-export function referenceFromHidden(head: VocabHead, hiddenRef: tf.Tensor2D, chunk: number): KlReference {
-  if (chunk > 0 && chunk < head.vocabSize) return { kind: 'chunked', chunked: chunkedReference(head, hiddenRef, chunk) };
+const isChunked = (chunk: number, head: VocabHead) => chunk > 0 && chunk < head.vocabSize;
+
+/** The reference of a maintain term from the full model's hidden rows (no gradient), a chunk per step; caller disposes. */
+export function* referenceSteps(head: VocabHead, hiddenRef: tf.Tensor2D, chunk: number): Generator<void, KlReference> {
+  if (isChunked(chunk, head)) return { kind: 'chunked', chunked: yield* chunkedReferenceSteps(head, hiddenRef, chunk) };
   return { kind: 'logProbs', logProbs: tf.tidy(() => tf.logSoftmax(logitsOf(head, hiddenRef), 1) as tf.Tensor2D) };
 }
 
+export const referenceFromHidden = (head: VocabHead, hiddenRef: tf.Tensor2D, chunk: number): KlReference => drain(referenceSteps(head, hiddenRef, chunk));
+
 export function uniformReference(head: VocabHead, chunk: number): KlReference {
-  return chunk > 0 && chunk < head.vocabSize ? { kind: 'uniform', chunked: uniformChunkedReference(head) } : { kind: 'uniform' };
+  return isChunked(chunk, head) ? { kind: 'uniform', chunked: uniformChunkedReference(head) } : { kind: 'uniform' };
+}
+
+/**
+ * The batchmean KL at `hidden` and its gradient w.r.t. `hidden` times `scale`, outside any tape
+ * (a training step backpropagates it by hand), a vocabulary chunk per step; the same numbers
+ * as differentiating `klLoss`. Caller disposes both.
+ */
+export function* klValueAndGradSteps(head: VocabHead, hidden: tf.Tensor2D, reference: KlReference, chunk: number, scale: number): Generator<void, { value: tf.Scalar; grad: tf.Tensor2D }> {
+  const chunked = reference.kind === 'logProbs' ? undefined : reference.chunked;
+  if (!chunked) {
+    return tf.tidy(() => {
+      const { value, grad } = tf.valueAndGrad((h: tf.Tensor) => klLoss(head, h as tf.Tensor2D, reference, chunk))(hidden);
+      return { value, grad: tf.mul(grad, scale) as tf.Tensor2D };
+    });
+  }
+  const lse = yield* logSumExpSteps(head, hidden, chunk);
+  try {
+    const qe = yield* expectedEmbeddingSteps(head, hidden, lse, chunk);
+    try {
+      return { value: chunkedKlValue(chunked, hidden, lse), grad: chunkedKlGrad(chunked, qe, scale) };
+    } finally {
+      qe.dispose();
+    }
+  } finally {
+    lse.dispose();
+  }
 }
 
 /** Batchmean KL(reference ‖ remaining) at the given hidden rows; chunked when the reference is. */

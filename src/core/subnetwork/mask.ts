@@ -179,6 +179,12 @@ export function sampleNoise(state: MaskState, source: Rng | number): Map<string,
   return new Map(state.entries.map((e, i) => [e.name, logisticNoise(noiseKey(key, i), e.shape)]));
 }
 
+const noisySigmoid = (s: tf.Tensor, noise: tf.Tensor | null, temperature: number) => tf.sigmoid(tf.div(noise ? tf.add(s, noise) : s, temperature));
+/** 1[soft > 0.5] of the view, soft = σ (subnetwork) or 1 − σ (remaining). */
+const hardMask = (sigma: tf.Tensor, view: MaskView) => tf.cast(tf.greater(view === 'remaining' ? tf.sub(1, sigma) : sigma, 0.5), 'float32');
+/** ∂soft/∂s = ±σ(1 − σ)/τ. */
+const softSlope = (sigma: tf.Tensor, temperature: number, view: MaskView) => tf.div(tf.mul(sigma, tf.sub(1, sigma)), view === 'remaining' ? -temperature : temperature);
+
 /**
  * Straight-through hard mask: the value is 1[soft > 0.5] of the chosen view, with
  * soft = σ((s + g)/τ) (1 − that for 'remaining'); the gradient w.r.t. s is that of soft,
@@ -186,20 +192,22 @@ export function sampleNoise(state: MaskState, source: Rng | number): Map<string,
  */
 export function straightThroughMask(logits: tf.Tensor, noise: tf.Tensor | null, temperature: number, view: MaskView): tf.Tensor {
   const op = tf.customGrad((s, save) => {
-    const z = tf.div(noise ? tf.add(s as tf.Tensor, noise) : (s as tf.Tensor), temperature);
-    const sigma = tf.sigmoid(z);
+    const sigma = noisySigmoid(s as tf.Tensor, noise, temperature);
     (save as tf.GradSaveFunc)([sigma]);
-    const soft = view === 'remaining' ? tf.sub(1, sigma) : sigma;
-    return {
-      value: tf.cast(tf.greater(soft, 0.5), 'float32'),
-      gradFunc: (dy, saved) => {
-        const [sg] = saved;
-        const slope = tf.div(tf.mul(sg, tf.sub(1, sg)), view === 'remaining' ? -temperature : temperature);
-        return tf.mul(dy as tf.Tensor, slope);
-      },
-    };
+    return { value: hardMask(sigma, view), gradFunc: (dy, [sg]) => tf.mul(dy as tf.Tensor, softSlope(sg, temperature, view)) };
   });
   return op(logits);
+}
+
+/**
+ * The straight-through mask's value and its slope ∂soft/∂s, for applying the chain rule by hand
+ * (∂L/∂s = ∂L/∂mask ⊙ slope) without a tape; the same numbers `straightThroughMask` uses. Caller disposes.
+ */
+export function straightThroughParts(logits: tf.Tensor, noise: tf.Tensor | null, temperature: number, view: MaskView): { mask: tf.Tensor; slope: tf.Tensor } {
+  return tf.tidy(() => {
+    const sigma = noisySigmoid(logits, noise, temperature);
+    return { mask: hardMask(sigma, view), slope: softSlope(sigma, temperature, view) };
+  });
 }
 
 /** The deterministic eval mask of one matrix: 1[s > 0] (subnetwork) or 1 − 1[s > 0] (remaining). */

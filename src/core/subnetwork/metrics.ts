@@ -12,7 +12,7 @@ import { FactlabError, throwIfAborted, yieldToEventLoop } from '../errors';
 import type { Gpt2Weights } from '../model/weights';
 import { makeRng } from '../random';
 import { assertSameLayout, binaryMasksForForward, binarySparsity, countOnes, type BinaryMask } from './binary';
-import { hiddenRows, kgBatch, labelledIndices, padBatch, sequenceOf, type KgItem } from './data';
+import { hiddenRows, kgBatch, labelledIndices, microBatches, padBatch, sequenceOf, type KgItem } from './data';
 import { headOf, logitsOf, type VocabHead } from './losses';
 import { disposeMasks, type SparsityReport } from './mask';
 
@@ -57,16 +57,14 @@ export async function scoreRows(head: VocabHead, hidden: tf.Tensor2D, gold: numb
 
 export interface ScoreOptions {
   masks?: Record<string, tf.Tensor>;
+  /** Items per batch of the metric (PPL is a mean over batches). */
   batchSize?: number;
+  /** KG items: forward passes of at most this many padded tokens (at least one item), with a cancellation point between them; the metric's batches stay the same. */
+  maxTokens?: number;
   rowChunk?: number;
   scoreAllTailTokens?: boolean;
   signal?: AbortSignal;
 }
-
-/**
- * Yields to the event loop between batches: reading results back resolves as microtasks,
- * so without this a cancel message to the worker waits until the whole evaluation is done.
- */
 
 /** KG PPL and friends of a model (with `masks` applied) on KG items. */
 export async function kgScores(weights: Gpt2Weights, items: KgItem[], options: ScoreOptions = {}): Promise<KgScore> {
@@ -77,18 +75,24 @@ export async function kgScores(weights: Gpt2Weights, items: KgItem[], options: S
   const tops: number[] = [];
   const batchPpl: number[] = [];
   for (let start = 0; start < items.length; start += batchSize) {
-    await yieldToEventLoop();
-    throwIfAborted(options.signal, 'evaluation');
     const chunk = items.slice(start, start + batchSize);
-    const labelled = chunk.map((item) => labelledIndices(item, options.scoreAllTailTokens));
-    const { batch, rows } = kgBatch(chunk, weights.config.eosTokenId, (item) => labelledIndices(item, options.scoreAllTailTokens).map((j) => j - 1));
-    const gold = chunk.flatMap((item, b) => labelled[b].map((j) => sequenceOf(item)[j]));
-    const hidden = hiddenRows(weights, batch, rows, options.masks);
-    const { ce, top1 } = await scoreRows(head, hidden, gold, options.rowChunk);
-    hidden.dispose();
-    batchPpl.push(Math.exp(mean(ce)));
-    ces.push(...ce);
-    tops.push(...top1);
+    const batchCe: number[] = [];
+    for (const group of microBatches(chunk.map(sequenceOf), options.maxTokens ?? Infinity)) {
+      // Reading results back resolves as microtasks: without a timer, a cancel message to the worker waits for the whole evaluation.
+      await yieldToEventLoop();
+      throwIfAborted(options.signal, 'evaluation');
+      const part = group.map((i) => chunk[i]);
+      const labelled = part.map((item) => labelledIndices(item, options.scoreAllTailTokens));
+      const { batch, rows } = kgBatch(part, weights.config.eosTokenId, (item) => labelledIndices(item, options.scoreAllTailTokens).map((j) => j - 1));
+      const gold = part.flatMap((item, b) => labelled[b].map((j) => sequenceOf(item)[j]));
+      const hidden = hiddenRows(weights, batch, rows, options.masks);
+      const { ce, top1 } = await scoreRows(head, hidden, gold, options.rowChunk);
+      hidden.dispose();
+      batchCe.push(...ce);
+      tops.push(...top1);
+    }
+    batchPpl.push(Math.exp(mean(batchCe)));
+    ces.push(...batchCe);
   }
   return { n: ces.length, ppl: mean(batchPpl), meanCe: mean(ces), meanProb: mean(ces.map((c) => Math.exp(-c))), top1: mean(tops) };
 }

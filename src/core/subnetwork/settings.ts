@@ -4,6 +4,7 @@
  * every result records.
  */
 import { FactlabError } from '../errors';
+import type { Gpt2Config } from '../model/config';
 import type { KlPosition } from './data';
 import { DEFAULT_INIT_P } from './mask';
 
@@ -42,6 +43,12 @@ export interface SubnetSettings {
   /** ControlKG items used for the progress evaluation (the code validates on the first 50). */
   controlEvalItems: number;
   seed: number;
+  /**
+   * Work of one unit of a training step, in multiply-adds: a cancel waits for at most about one
+   * unit. Micro-batches and head rows are sized from it (`unitTokens`); the results differ only by
+   * float rounding. 2e9 is ≈ 0.2–0.3 s on wasm (1 thread), one micro-batch per term on the default model.
+   */
+  unitMacs: number;
 }
 
 export const NODE_DEFAULTS: SubnetSettings = {
@@ -68,6 +75,7 @@ export const NODE_DEFAULTS: SubnetSettings = {
   checkpointEvery: 200,
   controlEvalItems: 50,
   seed: 1318,
+  unitMacs: 2e9,
 };
 
 /** §5.8 browser profile (our choice, to be tuned by benchmarks); every difference is recorded as a deviation. */
@@ -104,11 +112,23 @@ export function resolveSettings(options: SubnetOptions = {}): SubnetSettings {
   (['steps', 'controlKgBatch', 'controlLmBatch', 'controlLmMaxBlocks', 'evalEvery', 'checkpointEvery'] as const).forEach(positiveInt);
   if (!Number.isInteger(s.controlLmBlock) || s.controlLmBlock < 2) throw new FactlabError('bad-subnet-settings', `controlLmBlock must be an integer ≥ 2, got ${s.controlLmBlock}.`);
   if (!Number.isInteger(s.vocabChunk) || s.vocabChunk < 0) throw new FactlabError('bad-subnet-settings', `vocabChunk must be 0 (whole vocabulary) or a positive integer, got ${s.vocabChunk}.`);
+  if (!(s.unitMacs >= 1)) throw new FactlabError('bad-subnet-settings', `unitMacs must be at least 1, got ${s.unitMacs}.`);
   if (!(s.learningRate > 0)) throw new FactlabError('bad-subnet-settings', `learningRate must be positive, got ${s.learningRate}.`);
   if (!(s.warmupFraction >= 0 && s.warmupFraction <= 1)) throw new FactlabError('bad-subnet-settings', `warmupFraction must be in [0, 1], got ${s.warmupFraction}.`);
   if (s.klPosition !== 'predicting' && s.klPosition !== 'label') throw new FactlabError('bad-subnet-settings', `klPosition must be 'predicting' or 'label', got ${String(s.klPosition)}.`);
   if (s.noise !== 'per-forward' && s.noise !== 'per-step') throw new FactlabError('bad-subnet-settings', `noise must be 'per-forward' or 'per-step', got ${String(s.noise)}.`);
   return s;
+}
+
+/**
+ * Tokens per training micro-batch and per evaluation forward pass for a unit of `unitMacs`
+ * multiply-adds: a training unit is one layer forward or one layer's backward (≈ 3 forwards, with
+ * the recomputation), an evaluation unit a forward through the whole model. Per token and layer,
+ * the four block matrices cost 4d² + 2·d·d_ff.
+ */
+export function unitTokens(config: Pick<Gpt2Config, 'nEmbd' | 'nInner' | 'nLayer'>, unitMacs: number): { training: number; evaluation: number } {
+  const perLayer = 4 * config.nEmbd ** 2 + 2 * config.nEmbd * config.nInner;
+  return { training: Math.max(1, Math.floor(unitMacs / (3 * perLayer))), evaluation: Math.max(1, Math.floor(unitMacs / (config.nLayer * perLayer))) };
 }
 
 export function warmupSteps(s: Pick<SubnetSettings, 'steps' | 'warmupFraction'>): number {

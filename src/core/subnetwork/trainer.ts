@@ -5,20 +5,27 @@
  *     + 1.0·KL(p ‖ q̃) on a ControlLM batch + λ_reg(t)·mean σ(s)
  *
  * with q̃ the remaining model θ ⊙ (1 − m) under train-mode (noisy, straight-through) masks and
- * p the full model, computed without masks and without gradient. The terms' gradients are
- * accumulated one term at a time (one forward tape alive at once), then Adam (ε = 1e−8, explicit
- * varList = the mask logits only) steps with lr 0.2 after a 10% linear warm-up.
+ * p the full model, computed without masks and without gradient. Then Adam (ε = 1e−8, only the
+ * mask logits) steps with lr 0.2 after a 10% linear warm-up.
+ *
+ * A step runs as units of bounded work (`settings.unitMacs`) with a cancellation check between
+ * them (`UnitGate`): each term's batch is cut into micro-batches that share the term's one noise
+ * sample, and their gradients are accumulated (`MaskedPass`), each row weighted 1/rows of the whole
+ * term, so the gradient is the unsplit batchmean's. Only the last unit changes anything (Adam, the
+ * step count, the data streams): a cancel anywhere before leaves the trainer as the last step left it.
  */
 import * as tf from '@tensorflow/tfjs';
 import { FactlabError, throwIfAborted, yieldToEventLoop } from '../errors';
 import type { Gpt2Weights } from '../model/weights';
 import { makeRng } from '../random';
-import { BatchCycler, hiddenRows, kgBatch, klRowIndices, lmBlocks, padBatch, type KgItem } from './data';
-import { disposeReference, headOf, klLoss, referenceFromHidden, uniformReference, type KlReference, type VocabHead } from './losses';
-import { addDensityGradient, createMaskState, masksForForward, maskSparsity, noiseKey, sampleNoise, type MaskState } from './mask';
+import { BatchCycler, kgBatch, klRowIndices, lmBlocks, microBatches, padBatch, sequenceOf, type KgItem } from './data';
+import { disposeReference, headOf, uniformReference, type KlReference } from './losses';
+import { klGradientSteps, type HeadPlan, type KlMicroBatch, type KlTerm, type TermName } from './masked-pass';
+import { addDensityGradient, createMaskState, masksForForward, maskSparsity, noiseKey, type MaskState } from './mask';
 import { kgScores, type KgScore } from './metrics';
-import type { EvalRecord, StepRecord, TrainCallbacks } from './progress';
-import { deviationsOf, lambdaRegAt, learningRateAt, resolvedLayers, resolveSettings, type Deviation, type SubnetOptions, type SubnetSettings } from './settings';
+import type { EvalRecord, StepLosses, StepRecord, TrainCallbacks } from './progress';
+import { deviationsOf, lambdaRegAt, learningRateAt, resolvedLayers, resolveSettings, unitTokens, type Deviation, type SubnetOptions, type SubnetSettings } from './settings';
+import { UnitGate } from './units';
 
 export interface SubnetData {
   /** TargetKG: the knowledge to remove (the whole set is used every step). */
@@ -68,9 +75,9 @@ export class SubnetTrainer {
   readonly lmBlocks: number[][];
   readonly controlEval: KgItem[];
   stepsDone = 0;
-  private readonly head: VocabHead;
-  /** Forward passes with masks in the current step: each gets its own noise key (seed, step, pass). */
-  private passes = 0;
+  private readonly head: ReturnType<typeof headOf>;
+  /** The suppression term's reference, a constant (chunked: the mean embedding row). */
+  private readonly uniform: KlReference;
   private readonly kgCycler: BatchCycler<KgItem> | null;
   private readonly lmCycler: BatchCycler<number[]> | null;
   private readonly moments: Map<string, { m: tf.Variable; v: tf.Variable }> = new Map();
@@ -105,76 +112,93 @@ export class SubnetTrainer {
       return variable;
     };
     for (const [name, v] of this.state.logits) this.moments.set(name, { m: zeros(v), v: zeros(v) });
+    this.uniform = uniformReference(this.head, s.vocabChunk);
   }
 
-  private masks(noise?: Map<string, tf.Tensor>): Record<string, tf.Tensor> {
-    return masksForForward(this.state, { mode: 'train', view: 'remaining', noiseKey: noiseKey(this.settings.seed, this.stepsDone, this.passes++), noise });
+  /** Tokens per micro-batch (training) and per forward pass (evaluation), from the unit budget. */
+  private get unitTokens() {
+    return unitTokens(this.weights.config, this.settings.unitMacs);
   }
 
-  /** Gradient of one weighted term w.r.t. the logits, added into `into`; returns the term's value. */
-  private term(into: Map<string, tf.Tensor>, f: () => tf.Scalar): number | Promise<number> {
-    const params = [...this.state.logits.keys()];
-    const varList = params.map((p) => this.state.logits.get(p)!);
-    const { value, grads } = tf.variableGrads(f, varList);
-    for (const [i, v] of varList.entries()) {
-      const g = grads[v.name]; // keyed by the tf variable's own name, not the parameter name
-      if (!g) continue;
-      const before = into.get(params[i]);
-      into.set(params[i], before ? tf.tidy(() => tf.add(before, g)) : g);
-      if (before) {
-        before.dispose();
-        g.dispose();
-      }
-    }
-    return value.data().then((d) => (value.dispose(), d[0]));
+  private get headPlan(): HeadPlan {
+    const { vocabChunk, unitMacs } = this.settings;
+    const { vocabSize, nEmbd } = this.weights.config;
+    const width = vocabChunk > 0 && vocabChunk < vocabSize ? vocabChunk : vocabSize;
+    // A head unit runs about three [rows, width] × [width, d] products.
+    return { head: this.head, chunk: vocabChunk, rowsPerUnit: Math.max(1, Math.floor(unitMacs / (3 * width * nEmbd))) };
   }
 
-  private async kgTerm(into: Map<string, tf.Tensor>, items: KgItem[], reference: 'uniform' | 'full', weight: number, noise?: Map<string, tf.Tensor>): Promise<number | null> {
-    if (weight === 0 || items.length === 0) return null;
+  private kgTerm(name: TermName, items: KgItem[], reference: KlMicroBatch['reference'], weight: number): KlTerm {
     const s = this.settings;
-    const { batch, rows } = kgBatch(items, this.weights.config.eosTokenId, (item) => klRowIndices(item, s.klPosition, s.scoreAllTailTokens));
-    return this.klTerm(into, batch, rows, reference, weight, noise);
+    const positions = (item: KgItem) => klRowIndices(item, s.klPosition, s.scoreAllTailTokens);
+    const batches = microBatches(items.map(sequenceOf), this.unitTokens.training).map((group) => ({ ...kgBatch(group.map((i) => items[i]), this.weights.config.eosTokenId, positions), reference }));
+    return { name, weight, microBatches: batches, rows: batches.reduce((a, b) => a + b.rows.length, 0) };
   }
 
-  private async klTerm(into: Map<string, tf.Tensor>, batch: ReturnType<typeof padBatch>, rows: Array<[number, number]> | 'all', reference: 'uniform' | 'full', weight: number, noise?: Map<string, tf.Tensor>): Promise<number> {
-    const chunk = this.settings.vocabChunk;
-    let ref: KlReference;
-    if (reference === 'uniform') ref = uniformReference(this.head, chunk);
-    else {
-      const hiddenRef = hiddenRows(this.weights, batch, rows);
-      ref = referenceFromHidden(this.head, hiddenRef, chunk);
-      hiddenRef.dispose();
-    }
+  private lmTerm(blocks: number[][], weight: number): KlTerm {
+    const batches = microBatches(blocks, this.unitTokens.training).map((group) => ({ batch: padBatch(group.map((i) => blocks[i]), 0), rows: 'all' as const, reference: 'full' as const }));
+    return { name: 'controlLm', weight, microBatches: batches, rows: blocks.length * blocks[0].length };
+  }
+
+  /** This step's KL terms, on batches peeked from the streams (a cancelled step leaves them where they were). */
+  private terms(): KlTerm[] {
+    const { lambdas } = this.settings;
+    const terms: KlTerm[] = [];
+    if (lambdas.suppress !== 0) terms.push(this.kgTerm('suppress', this.data.target, this.uniform, lambdas.suppress));
+    if (this.kgCycler && lambdas.controlKg !== 0) terms.push(this.kgTerm('controlKg', this.kgCycler.peek(), 'full', lambdas.controlKg));
+    if (this.lmCycler && lambdas.controlLm !== 0) terms.push(this.lmTerm(this.lmCycler.peek(), lambdas.controlLm));
+    return terms;
+  }
+
+  /**
+   * The gradient of this step's KL terms w.r.t. the mask logits (by parameter name; the caller
+   * disposes it) and their values, run as units of work behind `gate`. Changes nothing.
+   */
+  async klGradient(gate = new UnitGate(undefined, 'subnetwork training')): Promise<{ grads: Map<string, tf.Tensor>; losses: Pick<StepLosses, TermName> }> {
+    await gate.boundary();
+    const s = this.settings;
+    const t = this.stepsDone;
+    // 'per-forward' noise: one sample per term, keyed (seed, step, term index) as when each term was one masked forward pass
+    const noise = s.noise === 'per-step' ? noiseKey(s.seed, t) : (index: number) => noiseKey(s.seed, t, index);
+    const { grads, sums } = await gate.drive(klGradientSteps(this.state, this.weights, this.terms(), noise, this.headPlan));
+    const losses: Pick<StepLosses, TermName> = { suppress: null, controlKg: null, controlLm: null };
     try {
-      return (await this.term(into, () => tf.mul(klLoss(this.head, hiddenRows(this.weights, batch, rows, this.masks(noise)), ref, chunk), weight) as tf.Scalar)) / weight;
+      for (const { term, sum } of sums) losses[term.name] = (await sum.data())[0] / term.rows;
+      return { grads, losses };
+    } catch (err) {
+      for (const g of grads.values()) g.dispose();
+      throw err;
     } finally {
-      disposeReference(ref);
+      for (const { sum } of sums) sum.dispose();
     }
   }
 
-  /** One optimizer step. */
-  async step(): Promise<StepRecord> {
+  /**
+   * One optimizer step, cancellable through `signal` between its units of work (CancelledError).
+   * A cancelled step changes nothing, so the next `step()` is the one it would have been.
+   * `hold` runs at each boundary too, so a pause takes effect within a unit, not after the step.
+   */
+  async step(signal?: AbortSignal, hold?: () => Promise<void>): Promise<StepRecord> {
     const s = this.settings;
     const t = this.stepsDone;
     const lr = learningRateAt(t, s);
     const lambdaReg = lambdaRegAt(t, s);
-    const grads = new Map<string, tf.Tensor>();
-    this.passes = 0;
-    const noise = s.noise === 'per-step' ? sampleNoise(this.state, noiseKey(s.seed, t)) : undefined;
+    const gate = new UnitGate(signal, 'subnetwork training', hold);
+    const { grads, losses: kl } = await this.klGradient(gate);
+    let density: number;
     try {
-      const suppress = await this.kgTerm(grads, this.data.target, 'uniform', s.lambdas.suppress, noise);
-      const controlKg = this.kgCycler ? await this.kgTerm(grads, this.kgCycler.next(), 'full', s.lambdas.controlKg, noise) : null;
-      const controlLm = this.lmCycler && s.lambdas.controlLm !== 0 ? await this.klTerm(grads, padBatch(this.lmCycler.next(), 0), 'all', 'full', s.lambdas.controlLm, noise) : null;
-      const density = await addDensityGradient(this.state, lambdaReg, grads);
+      density = await addDensityGradient(this.state, lambdaReg, grads);
+      await gate.boundary(); // the last cancellation point: from here on the step commits
       this.adam(grads, lr, t + 1);
       this.stepsDone++;
-      const total = (suppress ?? 0) * s.lambdas.suppress + (controlKg ?? 0) * s.lambdas.controlKg + (controlLm ?? 0) * s.lambdas.controlLm + density * lambdaReg;
-      const sparsity = (await maskSparsity(this.state)).sparsity;
-      return { step: this.stepsDone, lr, lambdaReg, losses: { suppress, controlKg, controlLm, density, total }, sparsity };
+      this.kgCycler?.next();
+      if (this.lmCycler && s.lambdas.controlLm !== 0) this.lmCycler.next();
     } finally {
       for (const g of grads.values()) g.dispose();
-      for (const n of noise?.values() ?? []) n.dispose();
     }
+    const total = (kl.suppress ?? 0) * s.lambdas.suppress + (kl.controlKg ?? 0) * s.lambdas.controlKg + (kl.controlLm ?? 0) * s.lambdas.controlLm + density * lambdaReg;
+    const sparsity = (await maskSparsity(this.state)).sparsity;
+    return { step: this.stepsDone, lr, lambdaReg, losses: { ...kl, density, total }, sparsity };
   }
 
   /** Adam as in PyTorch: m̂/(√v̂ + ε), bias corrections with step t (1-based). */
@@ -195,11 +219,16 @@ export class SubnetTrainer {
     }
   }
 
+  /** Options of the evaluations during training: forward passes of a unit's work, cancellable. */
+  scoreOptions(signal?: AbortSignal) {
+    return { scoreAllTailTokens: this.settings.scoreAllTailTokens, maxTokens: this.unitTokens.evaluation, signal };
+  }
+
   /** The remaining model with eval-mode masks on TargetKG and the ControlKG evaluation items. */
-  async evaluate(): Promise<EvalRecord> {
+  async evaluate(signal?: AbortSignal): Promise<EvalRecord> {
     const masks = masksForForward(this.state, { mode: 'eval', view: 'remaining' });
     try {
-      const options = { masks, scoreAllTailTokens: this.settings.scoreAllTailTokens };
+      const options = { ...this.scoreOptions(signal), masks };
       return { step: this.stepsDone, sparsity: (await maskSparsity(this.state)).sparsity, target: await kgScores(this.weights, this.data.target, options), control: await kgScores(this.weights, this.controlEval, options) };
     } finally {
       for (const m of Object.values(masks)) m.dispose();
@@ -249,10 +278,10 @@ export class SubnetTrainer {
       v.dispose();
     }
     this.moments.clear();
+    disposeReference(this.uniform);
     if (!keepState) for (const v of this.state.logits.values()) v.dispose();
   }
 }
-
 
 /**
  * Trains a subnetwork mask. Resolves with the result and the mask state (the caller owns and
@@ -274,26 +303,29 @@ export async function trainSubnetwork(
   let status: SubnetTrainResult['status'] = 'completed';
   const { controller, signal, onProgress } = callbacks;
   try {
-    const evalOptions = { scoreAllTailTokens: s.scoreAllTailTokens, signal };
+    const evalOptions = trainer.scoreOptions(signal);
     const full = { target: await kgScores(weights, data.target, evalOptions), control: await kgScores(weights, trainer.controlEval, evalOptions) };
     const evaluate = async () => {
-      const record = await trainer.evaluate();
+      const record = await trainer.evaluate(signal);
       evals.push(record);
       onProgress?.({ kind: 'eval', record });
     };
     await evaluate();
+    // A pause holds between steps and between a step's units; 'paused' names the last finished step.
+    const holdIfPaused = async () => {
+      if (controller?.state !== 'paused') return;
+      onProgress?.({ kind: 'paused', step: trainer.stepsDone });
+      if (await controller.gate(signal)) onProgress?.({ kind: 'resumed', step: trainer.stepsDone });
+      throwIfAborted(signal, 'subnetwork training');
+    };
     while (trainer.stepsDone < s.steps) {
       throwIfAborted(signal, 'subnetwork training');
-      if (controller?.state === 'paused') {
-        onProgress?.({ kind: 'paused', step: trainer.stepsDone });
-        if (await controller.gate(signal)) onProgress?.({ kind: 'resumed', step: trainer.stepsDone });
-        throwIfAborted(signal, 'subnetwork training');
-      }
+      await holdIfPaused();
       if (controller?.state === 'stopped') {
         status = 'stopped';
         break;
       }
-      const record = await trainer.step();
+      const record = await trainer.step(signal, holdIfPaused);
       curve.push(record);
       onProgress?.({ kind: 'step', steps: s.steps, record, seconds: (Date.now() - started) / 1000 });
       const step = trainer.stepsDone;
