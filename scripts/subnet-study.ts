@@ -42,6 +42,8 @@ const { values: args } = parseArgs({
     'control-batch': { type: 'string', default: '64' },
     'lm-batch': { type: 'string', default: '4' },
     'all-tail-tokens': { type: 'boolean', default: false },
+    /** λ_reg as `init,final` (the code: 2,3); recorded as a deviation when it differs. */
+    'lambda-reg': { type: 'string', default: '2,3' },
     out: { type: 'string', default: 'results/subnet-study.json' },
   },
 });
@@ -99,6 +101,8 @@ async function main(): Promise<void> {
   if (args.merge) return merge(args.merge.split(','));
   const steps = Number(args.steps);
   const seed = Number(args.seed);
+  const [regInit, regFinal] = args['lambda-reg']!.split(',').map(Number);
+  if (!(regInit >= 0 && regFinal >= 0)) throw new Error(`--lambda-reg wants two numbers ≥ 0 as init,final (e.g. 2,3), got ${args['lambda-reg']}`);
   const engine = await loadGpt2Engine('default', 'wasm', 'subnetwork');
   const set = loadFactSetFile('default');
   const nPositions = engine.weights.config.nPositions;
@@ -121,7 +125,7 @@ async function main(): Promise<void> {
     const target = items(targetFacts);
     const controlEval = items(controlEvalFacts);
     log(`${name}: ${target.length} target facts, ${controlTrainFacts.length} control (train), ${controlEval.length} control (eval), ${steps} steps`);
-    const options = { steps, seed, layers, controlLmBlock: nPositions, controlKgBatch: Number(args['control-batch']), controlLmBatch: Number(args['lm-batch']), scoreAllTailTokens: args['all-tail-tokens'], modelId: engine.info.id };
+    const options = { steps, seed, layers, controlLmBlock: nPositions, controlKgBatch: Number(args['control-batch']), controlLmBatch: Number(args['lm-batch']), scoreAllTailTokens: args['all-tail-tokens'], lambdaReg: { init: regInit, final: regFinal }, modelId: engine.info.id };
     const { result, state } = await trainSubnetwork(
       engine.weights,
       { target, controlKg: items(controlTrainFacts), controlKgEval: controlEval.slice(0, 50), controlLmTokens: lmTrain },
@@ -167,7 +171,7 @@ async function main(): Promise<void> {
     log(`${name}: ${JSON.stringify(summary)}\n  criteria ${JSON.stringify(criteria)}`);
     results.push(thinned({ name, description: definition.description, facts: targetFacts.map((f) => f.id), summary, criteria, evaluation, training: result }));
   }
-  const out = { study: 'knowledge-critical subnetworks on the default model', model: engine.info.id, modelDir: DEFAULT_MODEL_DIR, date: new Date().toISOString(), settings: { steps, seed, layers: layers ?? 'default', controlEval: Number(args['control-eval']), controlBatch: Number(args['control-batch']), lmBatch: Number(args['lm-batch']), allTailTokens: args['all-tail-tokens'] }, results };
+  const out = { study: 'knowledge-critical subnetworks on the default model', model: engine.info.id, modelDir: DEFAULT_MODEL_DIR, date: new Date().toISOString(), settings: { steps, seed, layers: layers ?? 'default', controlEval: Number(args['control-eval']), controlBatch: Number(args['control-batch']), lmBatch: Number(args['lm-batch']), allTailTokens: args['all-tail-tokens'], lambdaReg: [regInit, regFinal] }, results };
   writeResult(out);
   engine.dispose();
 }
