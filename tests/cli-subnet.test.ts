@@ -30,7 +30,7 @@ beforeAll(() => {
 
 const trainArgs = (out: string) => [
   'subnet', 'train', '--model', folder, '--facts', library, '--target-relation', 'capital_city', '--lm', lmText,
-  '--steps', STEPS, '--control-batch', '2', '--lm-batch', '2', '--lm-block', '16', '--eval-every', '10', '--checkpoint-every', '5', '--seed', '7', '--out', out,
+  '--steps', STEPS, '--control-batch', '2', '--lm-batch', '2', '--lm-block', '16', '--eval-every', '10', '--checkpoint-every', '5', '--seed', '7', '--lambda-reg', '4,6', '--out', out,
 ];
 
 /** Runs the CLI and sends it SIGINT once its progress shows `step N/`. */
@@ -69,7 +69,8 @@ describe('factlab subnet', () => {
     expect(out.target).toMatch(/--target-relation capital_city/);
     expect(out.control).toMatch(/not targets/);
     expect(out.result.data).toEqual({ target: 3, controlKg: 3, controlKgEval: 3, controlLmBlocks: expect.any(Number) });
-    expect(out.result.deviations.map((d: { setting: string }) => d.setting)).toEqual(expect.arrayContaining(['steps', 'controlKgBatch', 'controlLmBatch', 'controlLmBlock']));
+    expect(out.result.deviations.map((d: { setting: string }) => d.setting)).toEqual(expect.arrayContaining(['steps', 'controlKgBatch', 'controlLmBatch', 'controlLmBlock', 'lambdaReg.init', 'lambdaReg.final']));
+    expect(out.result.settings.lambdaReg).toEqual({ init: 4, final: 6 });
     expect(result.stderr).toMatch(/step 30\/30 +suppress [\d.]+ +controlKG [\d.]+ +controlLM [\d.]+/);
     expect(result.stderr).toMatch(/eval at step 30: sparsity/);
     expect(logitsOf(straight).step).toBe(30);
@@ -120,6 +121,7 @@ describe('factlab subnet', () => {
     expectCleanError(await factlab(...evalArgs, '--target-relation', 'money', '--control', empty), /ControlKG is empty/);
     expectCleanError(await factlab(...evalArgs, '--target-relation', 'capital_city', '--control-relation', 'capital_city,money'), /share 3 fact/);
     expectCleanError(await factlab(...evalArgs, '--target-ids', 'capital_city/france', '--target-relation', 'money'), /Give one of --target, --target-ids and --target-relation/);
+    for (const bad of ['2', '2,x', '-1,3', '2,3,4']) expectCleanError(await factlab(...trainArgs(join(folder, 'never.safetensors')), `--lambda-reg=${bad}`), /--lambda-reg wants two numbers ≥ 0 as INIT,FINAL/);
     const other = writeModelFolder({ config: tinyGpt2Config({ nInner: 32 }) });
     expectCleanError(await factlab('subnet', 'eval', '--model', other, '--mask', straight, '--facts', library, '--target-relation', 'money'), /the mask is for a model with 2 layers, width 16 and FFN 64; the loaded model has 2, 16 and 32/);
   });

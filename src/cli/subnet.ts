@@ -23,8 +23,8 @@ export const SUBNET_USAGE = `  subnet    knowledge-critical subnetworks: a spars
             subnet train --model M --out MASK.safetensors
 ${SET_USAGE}
             [--layers A-B] [--steps 40000] [--seed 1318] [--profile node|browser] [--control-batch 250]
-            [--lm-batch 10] [--lm-block 512] [--vocab-chunk 0] [--eval-every 100] [--checkpoint-every 200]
-            [--resume] [--json]   (Ctrl-C stops after the current step and keeps the checkpoint)
+            [--lm-batch 10] [--lm-block 512] [--vocab-chunk 0] [--lambda-reg 2,3] [--eval-every 100]
+            [--checkpoint-every 200] [--resume] [--json]   (Ctrl-C stops after the current step and keeps the checkpoint)
             subnet eval --model M --mask MASK.safetensors
 ${SET_USAGE}
             [--lm-block 512] [--random-seed 1318] [--json]
@@ -33,7 +33,7 @@ ${SET_USAGE}
 const TRAIN_OPTIONS = {
   model: { type: 'string' }, ...SET_OPTIONS, layers: { type: 'string' }, steps: { type: 'string' }, seed: { type: 'string' }, profile: { type: 'string' },
   'control-batch': { type: 'string' }, 'lm-batch': { type: 'string' }, 'lm-block': { type: 'string' }, 'vocab-chunk': { type: 'string' },
-  'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
+  'lambda-reg': { type: 'string' }, 'eval-every': { type: 'string' }, 'checkpoint-every': { type: 'string' }, out: { type: 'string' }, resume: { type: 'boolean' },
 } as const;
 
 type Args = Record<string, string | boolean | undefined>;
@@ -44,6 +44,14 @@ function integer(text: string | undefined, flag: string): number | undefined {
   const value = Number(text);
   if (!Number.isInteger(value)) throw new FactlabError('usage', `${flag} must be an integer, got "${text}".`);
   return value;
+}
+
+/** λ_reg as INIT,FINAL (the code's schedule is 2,3; a short run may want it stronger). */
+function lambdaRegOf(text: string | undefined): SubnetOptions['lambdaReg'] {
+  if (text === undefined) return undefined;
+  const parts = text.split(',').map((t) => (t.trim() === '' ? NaN : Number(t)));
+  if (parts.length !== 2 || !parts.every((x) => Number.isFinite(x) && x >= 0)) throw new FactlabError('usage', `--lambda-reg wants two numbers ≥ 0 as INIT,FINAL (e.g. 2,3), got "${text}".`);
+  return { init: parts[0], final: parts[1] };
 }
 
 /** The ControlLM block: --lm-block, else the profile's, cut to the model's positions. */
@@ -67,6 +75,7 @@ function trainOptions(args: Args, config: Gpt2Config): SubnetOptions {
     controlLmBatch: int(args, 'lm-batch'),
     controlLmBlock: lmBlockFor(args, config, resolveSettings({ profile }).controlLmBlock),
     vocabChunk,
+    lambdaReg: lambdaRegOf(args['lambda-reg'] as string | undefined),
     evalEvery: int(args, 'eval-every'),
     checkpointEvery: int(args, 'checkpoint-every'),
   };
