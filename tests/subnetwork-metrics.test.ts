@@ -101,6 +101,41 @@ describe('perplexities and ΔPPL', () => {
     expect(all.n).toBe(4);
   });
 
+  it("a fact's top-1 (answerTop1) needs every answer token to be the argmax, whichever tokens the metric labels", async () => {
+    const isArgmax = (tokens: number[], position: number, gold: number) => {
+      const logits = forward(weights, tf.tensor2d([tokens], [1, tokens.length], 'int32'));
+      const row = Array.from(logits.dataSync().slice(position * config.vocabSize, (position + 1) * config.vocabSize));
+      logits.dispose();
+      return row.every((v) => v <= row[gold]);
+    };
+    // Items whose answers are the model's own greedy continuations, and the same with a wrong first or last token.
+    const greedy = (prompt: number[], length: number) => {
+      const seq = [...prompt];
+      for (let j = 0; j < length; j++) {
+        const logits = forward(weights, tf.tensor2d([seq], [1, seq.length], 'int32'));
+        const row = Array.from(logits.dataSync().slice((seq.length - 1) * config.vocabSize));
+        logits.dispose();
+        seq.push(row.indexOf(Math.max(...row)));
+      }
+      return seq.slice(prompt.length);
+    };
+    const known = greedy([3, 4, 5], 3);
+    const other = (t: number) => (t + 1) % config.vocabSize;
+    const cases: KgItem[] = [
+      { promptIds: [3, 4, 5], targetIds: known },
+      { promptIds: [3, 4, 5], targetIds: [other(known[0]), known[1], known[2]] },
+      { promptIds: [3, 4, 5], targetIds: [known[0], known[1], other(known[2])] },
+    ];
+    const expected = cases.map((it) => it.targetIds.every((t, j) => isArgmax([...it.promptIds, ...it.targetIds], it.promptIds.length + j - 1, t)));
+    expect(expected[0]).toBe(true);
+    const last = await kgScores(weights, cases);
+    const all = await kgScores(weights, cases, { scoreAllTailTokens: true });
+    expect(last.answerTop1).toBeCloseTo(expected.filter(Boolean).length / 3, 6);
+    expect(all.answerTop1).toBe(last.answerTop1);
+    // only the last token labelled: the wrong first token goes unseen by top1, not by answerTop1
+    expect(last.top1).toBeCloseTo(cases.map((it) => +isArgmax([...it.promptIds, ...it.targetIds], it.promptIds.length + 1, it.targetIds[2])).reduce((a, b) => a + b) / 3, 6);
+  });
+
   it('LM PPL scores every next token of each block', async () => {
     const blocks = [[1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1]];
     let total = 0;

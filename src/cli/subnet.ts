@@ -176,6 +176,7 @@ export function evaluationSummary(e: SubnetEvaluation) {
     deltaPpl: e.delta,
     relativeDeltaPpl: { controlKg: rel(e.delta.controlKg, e.full.controlKg.ppl), controlLm: rel(e.delta.controlLm, e.full.controlLm?.ppl) },
     targetTop1: { full: e.full.target.top1, remaining: e.remaining.target.top1, random: e.random?.scores.target.top1 ?? null },
+    targetAnswerTop1: { full: e.full.target.answerTop1, remaining: e.remaining.target.answerTop1, random: e.random?.scores.target.answerTop1 ?? null },
     random: e.random ? { deltaPpl: e.random.delta, relativeDeltaPpl: { controlKg: rel(e.random.delta.controlKg, e.full.controlKg.ppl), controlLm: rel(e.random.delta.controlLm, e.full.controlLm?.ppl) } } : null,
   };
 }

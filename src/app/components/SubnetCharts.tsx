@@ -135,6 +135,8 @@ export function DeltaPplTable({ evaluation }: { evaluation: SubnetEvaluation }) 
     random: random ? random.delta[key] : NaN,
     top1Full: +(100 * full[key].top1).toFixed(1),
     top1Remaining: +(100 * remaining[key].top1).toFixed(1),
+    answerTop1Full: +(100 * full[key].answerTop1).toFixed(1),
+    answerTop1Remaining: +(100 * remaining[key].answerTop1).toFixed(1),
   });
   const table: TableSpec = {
     columns: [
@@ -145,11 +147,13 @@ export function DeltaPplTable({ evaluation }: { evaluation: SubnetEvaluation }) 
       { key: 'random', label: 'ΔPPL random mask', numeric: true },
       { key: 'top1Full', label: 'top-1 % full', numeric: true },
       { key: 'top1Remaining', label: 'top-1 % remaining', numeric: true },
+      { key: 'answerTop1Full', label: 'facts answered % full', numeric: true },
+      { key: 'answerTop1Remaining', label: 'facts answered % remaining', numeric: true },
     ],
     rows: [row('target (removed)', 'target'), row('control (kept)', 'controlKg')],
   };
   return (
-    <ChartFrame title="ΔPPL of the remaining model" name="subnetwork-delta-ppl" testId="subnet-delta" figure={{ kind: 'bars', bars: { title: 'Top-1 accuracy (%), full vs remaining model', labelKey: 'set', valueKeys: ['top1Full', 'top1Remaining'] } }} table={table} result={() => evaluation}>
+    <ChartFrame title="ΔPPL of the remaining model" name="subnetwork-delta-ppl" testId="subnet-delta" figure={{ kind: 'bars', bars: { title: 'Facts answered (every answer token top-1, %), full vs remaining model', labelKey: 'set', valueKeys: ['answerTop1Full', 'answerTop1Remaining'] } }} table={table} result={() => evaluation}>
       <p className="small">
         Target PPL {fmt(full.target.ppl)} → {fmt(remaining.target.ppl)}, control PPL {fmt(full.controlKg.ppl)} → {fmt(remaining.controlKg.ppl)}; a random mask removing as many weights per matrix changes them by {fmt(random?.delta.target)} and {fmt(random?.delta.controlKg)}.
       </p>

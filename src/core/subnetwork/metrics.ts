@@ -22,7 +22,13 @@ export interface KgScore {
   ppl: number;
   meanCe: number;
   meanProb: number;
+  /** Share of the labelled tokens that are the argmax. */
   top1: number;
+  /**
+   * Share of the items whose whole answer is the greedy, teacher-forced continuation (every
+   * answer token the argmax), whichever tokens the metric labels: a fact's top-1 accuracy.
+   */
+  answerTop1: number;
 }
 
 export interface LmScore {
@@ -68,11 +74,12 @@ export interface ScoreOptions {
 
 /** KG PPL and friends of a model (with `masks` applied) on KG items. */
 export async function kgScores(weights: Gpt2Weights, items: KgItem[], options: ScoreOptions = {}): Promise<KgScore> {
-  if (items.length === 0) return { n: 0, ppl: NaN, meanCe: NaN, meanProb: NaN, top1: NaN };
+  if (items.length === 0) return { n: 0, ppl: NaN, meanCe: NaN, meanProb: NaN, top1: NaN, answerTop1: NaN };
   const head = headOf(weights);
   const batchSize = options.batchSize ?? 250;
   const ces: number[] = [];
   const tops: number[] = [];
+  const answerTops: number[] = [];
   const batchPpl: number[] = [];
   for (let start = 0; start < items.length; start += batchSize) {
     const chunk = items.slice(start, start + batchSize);
@@ -82,19 +89,29 @@ export async function kgScores(weights: Gpt2Weights, items: KgItem[], options: S
       await yieldToEventLoop();
       throwIfAborted(options.signal, 'evaluation');
       const part = group.map((i) => chunk[i]);
-      const labelled = part.map((item) => labelledIndices(item, options.scoreAllTailTokens));
-      const { batch, rows } = kgBatch(part, weights.config.eosTokenId, (item) => labelledIndices(item, options.scoreAllTailTokens).map((j) => j - 1));
-      const gold = part.flatMap((item, b) => labelled[b].map((j) => sequenceOf(item)[j]));
+      // Every answer token is scored (for answerTop1); the metric keeps the labelled ones (the last, unless scoreAllTailTokens).
+      const answer = part.map((item) => labelledIndices(item, true));
+      const { batch, rows } = kgBatch(part, weights.config.eosTokenId, (item) => labelledIndices(item, true).map((j) => j - 1));
+      const gold = part.flatMap((item, b) => answer[b].map((j) => sequenceOf(item)[j]));
       const hidden = hiddenRows(weights, batch, rows, options.masks);
       const { ce, top1 } = await scoreRows(head, hidden, gold, options.rowChunk);
       hidden.dispose();
-      batchCe.push(...ce);
-      tops.push(...top1);
+      let row = 0;
+      for (const positions of answer) {
+        const n = positions.length;
+        const labelled = options.scoreAllTailTokens ? [...Array(n).keys()] : [n - 1];
+        for (const k of labelled) {
+          batchCe.push(ce[row + k]);
+          tops.push(top1[row + k]);
+        }
+        answerTops.push(top1.subarray(row, row + n).every((t) => t === 1) ? 1 : 0);
+        row += n;
+      }
     }
     batchPpl.push(Math.exp(mean(batchCe)));
     ces.push(...batchCe);
   }
-  return { n: ces.length, ppl: mean(batchPpl), meanCe: mean(ces), meanProb: mean(ces.map((c) => Math.exp(-c))), top1: mean(tops) };
+  return { n: ces.length, ppl: mean(batchPpl), meanCe: mean(ces), meanProb: mean(ces.map((c) => Math.exp(-c))), top1: mean(tops), answerTop1: mean(answerTops) };
 }
 
 /** LM PPL on equal-length token blocks (e.g. 512-token WikiText-2 blocks in batches of 8). */
