@@ -10,8 +10,8 @@
  *
  * Curves are kept for two fact groups: ≥ 2 passing clusters (the paper's DKN candidates), and
  * ≥ 2 candidate clusters whatever the < 5% filter says (the clustering's own degeneracy).
- * Robustness runs twice: with the paper's markers `[ADDED]` / `[REPLACED]`, and with plain
- * in-vocabulary words, because the default model was never trained on brackets and reads the
+ * Robustness runs in both of the paper's variants (activations, value slots), each twice: with the
+ * paper's markers `[ADDED]` / `[REPLACED]`, and with plain in-vocabulary words, because the default model was never trained on brackets and reads the
  * markers as noise of its own (that would measure the markers, not the DKNs).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
@@ -50,6 +50,10 @@ const relations = relationsById(set);
 
 /** The paper's bracket markers, and plain in-vocabulary words for a model that never saw brackets. */
 const WORD_CHOICES: Record<string, PerturbationWords> = { paper: PAPER_WORDS, plain: { added: 'really', replaced: 'the' } };
+/** Every word choice in both variants of §4.7: activations ('values', keyed by the word choice) and value slots ('<choice>-weights'). */
+const ROBUSTNESS_RUNS = Object.entries(WORD_CHOICES).flatMap(([choice, words]) =>
+  (['values', 'weights'] as const).map((variant) => ({ key: variant === 'values' ? choice : `${choice}-weights`, words, variant })),
+);
 
 /** Each prompt perturbed once per kind (seeded per fact), as disturb_query.py does per query. */
 function perturbedItems(eng: Engine, fact: Fact, prompts: string[], factSeed: number, words: PerturbationWords): Record<Perturbation, Array<EncodedItem | null>> {
@@ -84,8 +88,8 @@ async function factExtras(fact: Fact, k: number, r: DknResult, items: EncodedIte
   if (!wantPassing) return { candidates, passing, robustness: null, perFactRobustness: null };
   const prompts = promptsFor(fact, relations.get(fact.relation)).slice(0, r.promptsUsed);
   const robustness: Record<string, FactRobustness> = {};
-  for (const [choice, words] of Object.entries(WORD_CHOICES)) {
-    robustness[choice] = await factRobustness(engine.weights, { clean: used, perturbed: perturbedItems(engine, fact, prompts, seed + k, words), dkn: r.bdcs.flat(), kn: located }, { site: r.settings.site, seed: seed + k });
+  for (const { key, words, variant } of ROBUSTNESS_RUNS) {
+    robustness[key] = await factRobustness(engine.weights, { clean: used, perturbed: perturbedItems(engine, fact, prompts, seed + k, words), dkn: r.bdcs.flat(), kn: located }, { site: r.settings.site, seed: seed + k, variant });
   }
   const perFactRobustness = Object.fromEntries(Object.entries(robustness).map(([w, x]) => [w, x.byPerturbation]));
   return { candidates, passing, robustness, perFactRobustness };
@@ -95,7 +99,7 @@ async function run(label: string, layers: [number, number] | null) {
   const started = performance.now();
   const results: DknResult[] = [];
   const curves = { passing: [] as DegeneracyCurve[], candidates: [] as DegeneracyCurve[] };
-  const robustness: Record<string, FactRobustness[]> = Object.fromEntries(Object.keys(WORD_CHOICES).map((w) => [w, []]));
+  const robustness: Record<string, FactRobustness[]> = Object.fromEntries(ROBUSTNESS_RUNS.map((run) => [run.key, []]));
   const perFact = [];
   for (const [k, fact] of sample.entries()) {
     const items = factItems(engine, set, fact);

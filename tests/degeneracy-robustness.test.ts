@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { degeneracyAnalysis } from '../src/core/degeneracy/analysis';
 import { degeneracyCurve, summarizeCurves } from '../src/core/degeneracy/curve';
 import { factRobustness, perturbPrompt, PERTURBATIONS, summarizeRobustness, type EncodedItem, type Perturbation } from '../src/core/degeneracy/robustness';
-import { answerProbsWithNeurons, relativeDrop } from '../src/core/knowledge/patching';
+import { answerProbs, answerProbsWithNeurons, relativeDrop, scaleNeuronsHooks } from '../src/core/knowledge/patching';
 import { neuronKey, type Neuron } from '../src/core/knowledge/refine';
 import { disposeWeights } from '../src/core/model/weights';
 import { makeRng } from '../src/core/random';
@@ -79,6 +79,23 @@ describe('factRobustness on a tiny random checkpoint', () => {
     expect(table.facts).toBe(2);
     expect(table.rows.replace.deltaProb!.dkn).toBeCloseTo(r.byPerturbation.replace!.deltaProb.dkn, 12);
     expect(table.rows.delete.failures).toBe(2 * r.byPerturbation.delete!.failures);
+  });
+
+  it("the weights variant scales the value slots: the same as scaling the activations at every position, not only the answer's", async () => {
+    const before = tensorCount();
+    const weightsRun = await factRobustness(fixture.weights, { clean, perturbed, dkn, kn }, { seed: 5, variant: 'weights' });
+    const valuesRun = await factRobustness(fixture.weights, { clean, perturbed, dkn, kn }, { seed: 5 });
+    expect(tensorCount()).toBe(before);
+    const cleanProbs = await answerProbsWithNeurons(fixture.weights, clean, [], 1);
+    const items = perturbed.add as EncodedItem[];
+    const everywhere = (neurons: Neuron[]) => answerProbs(fixture.weights, items, { hooksFor: () => scaleNeuronsHooks(neurons, 0, items.map((it) => [...Array(it.promptIds.length + it.targetIds.length - 1).keys()])) });
+    for (const set of ['dkn', 'kn'] as const) {
+      const after = await everywhere(weightsRun.sets[set]);
+      const expected = after.reduce((a, p, k) => a + relativeDrop(cleanProbs[k].prob, p.prob), 0) / items.length;
+      expect(weightsRun.byPerturbation.add!.deltaProb[set]).toBeCloseTo(expected, 5);
+      expect(weightsRun.byPerturbation.add!.deltaProb[set]).not.toBeCloseTo(valuesRun.byPerturbation.add!.deltaProb[set], 5);
+    }
+    expect(weightsRun.byPerturbation.add!.deltaProb.none).toBe(valuesRun.byPerturbation.add!.deltaProb.none);
   });
 
   it('refuses an empty DKN set', async () => {

@@ -16,11 +16,15 @@
  * the argmax) and whose perturbed form it does not, the fraction answered again when S is
  * amplified ×2. Our choice: correctness is teacher-forced top-1 of the answer tokens, not the
  * paper's "gold string within a 20-token greedy generation".
- * Only the activation ("values") variant is implemented, not the weight variant.
+ *
+ * Two variants, as the paper's: "values" scales the neurons' activations at the answer-predicting
+ * positions; "weights" scales their value slots (rows of `mlp.c_proj`), so at every position,
+ * as the code's `change_weights` (which weights it changes is our reading: the output slots).
  */
 import { FactlabError } from '../errors';
 import type { NeuronSite } from '../knowledge/attribution';
-import { answerProbsWithNeurons, relativeDrop } from '../knowledge/patching';
+import { disposeOverrides, scaledValueOverrides } from '../knowledge/edit';
+import { answerProbs, answerProbsWithNeurons, relativeDrop } from '../knowledge/patching';
 import { neuronKey, type Neuron } from '../knowledge/refine';
 import type { Gpt2Weights } from '../model/weights';
 import { makeRng, type Rng } from '../random';
@@ -69,9 +73,11 @@ export interface RobustnessSettings {
   seed: number;
   /** Amplification factor of the enhancing variant. */
   enhance: number;
+  /** Scale the activations at the answer positions ('values') or the value slots ('weights'). */
+  variant: 'values' | 'weights';
 }
 
-export const DEFAULT_ROBUSTNESS: RobustnessSettings = { site: 'post', seed: 42, enhance: 2 };
+export const DEFAULT_ROBUSTNESS: RobustnessSettings = { site: 'post', seed: 42, enhance: 2, variant: 'values' };
 
 export interface PerturbationResult {
   prompts: number;
@@ -101,7 +107,15 @@ export async function factRobustness(weights: Gpt2Weights, input: RobustnessFact
     const pairs = input.perturbed[kind].flatMap((item, k) => (item ? [{ item, clean: clean[k] }] : []));
     if (pairs.length === 0) continue;
     const items = pairs.map((p) => p.item);
-    const run = (neurons: Neuron[], scale: number) => answerProbsWithNeurons(weights, items, neurons, scale, settings.site);
+    const run = async (neurons: Neuron[], scale: number) => {
+      if (settings.variant === 'values' || neurons.length === 0) return answerProbsWithNeurons(weights, items, neurons, scale, settings.site);
+      const overrides = scaledValueOverrides(weights, neurons, scale);
+      try {
+        return await answerProbs(weights, items, { overrides });
+      } finally {
+        disposeOverrides(overrides);
+      }
+    };
     const delta = (after: Array<{ prob: number }>) => mean(after.map((a, k) => relativeDrop(pairs[k].clean.prob, a.prob)));
     const plain = await run([], 1);
     const failed = pairs.flatMap((p, k) => (p.clean.top1 && !plain[k].top1 ? [k] : []));

@@ -112,6 +112,24 @@ export function editOverrides(weights: Gpt2Weights, edits: Edit[]): Record<strin
   return overrides;
 }
 
+/**
+ * Overrides that multiply the value slots of `neurons` by `scale`: ×0 silences a neuron's output
+ * at every position, ×2 doubles it (the DKN code's `change_weights`, the "weights" variant of an
+ * intervention; activation hooks act at the answer positions only). The caller disposes them.
+ */
+export function scaledValueOverrides(weights: Gpt2Weights, neurons: Neuron[], scale: number): Record<string, tf.Tensor> {
+  const byParam = new Map<string, number[]>();
+  for (const [layer, index] of neurons) byParam.set(valueParam(layer), [...(byParam.get(valueParam(layer)) ?? []), index]);
+  const overrides: Record<string, tf.Tensor> = {};
+  for (const [param, rows] of byParam) {
+    const original = weights.params.get(param)!;
+    const factors = new Float32Array(original.shape[0]).fill(1);
+    for (const row of rows) factors[row] = scale;
+    overrides[param] = tf.tidy(() => tf.mul(original, tf.tensor2d(factors, [factors.length, 1])));
+  }
+  return overrides;
+}
+
 export function disposeOverrides(overrides: Record<string, tf.Tensor>): void {
   for (const t of Object.values(overrides)) t.dispose();
 }
