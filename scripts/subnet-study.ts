@@ -68,6 +68,8 @@ const TARGET_SETS: Record<string, { description: string; select: (library: Libra
     },
   },
   'currency-euro': { description: 'currency_of facts whose object is euro', select: (library) => library.filter((f) => f.relation === 'currency_of' && f.object === 'euro') },
+  'currency-franc': { description: 'currency_of facts whose object is franc', select: (library) => library.filter((f) => f.relation === 'currency_of' && f.object === 'franc') },
+  'language-spanish': { description: 'language_of facts whose object is Spanish', select: (library) => library.filter((f) => f.relation === 'language_of' && f.object === 'Spanish') },
   'hypernym-containers': {
     description: 'hypernym_of facts whose WordNet hypernym is container, vessel or structure',
     select: (library) => library.filter((f) => f.relation === 'hypernym_of' && ['container', 'vessel', 'structure'].includes(f.object)),
