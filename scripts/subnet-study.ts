@@ -4,7 +4,9 @@
  * baseline of the same size per module, and write one JSON result.
  *
  *   npm run study:subnet [-- --steps 700 --sets capitals-europe,currency-euro,hypernym-containers
- *                            --seed 1318 --layers 2-3 --out results/subnet-study.json]
+ *                            --seed 1318 --layers 2-3 --lambda-reg 2,3 [--all-tail-tokens]
+ *                            --out results/subnet-study.json]
+ *   (README: the exact commands behind results/subnet-study.json)
  *   npm run study:subnet -- --merge a.json,b.json --out results/subnet-study.json
  *
  * Each set is independent, so sets can run as separate processes (one --sets each) and be
