@@ -10,9 +10,10 @@
  *
  * Curves are kept for two fact groups: ≥ 2 passing clusters (the paper's DKN candidates), and
  * ≥ 2 candidate clusters whatever the < 5% filter says (the clustering's own degeneracy).
- * Robustness runs in both of the paper's variants (activations, value slots), each twice: with the
- * paper's markers `[ADDED]` / `[REPLACED]`, and with plain in-vocabulary words, because the default model was never trained on brackets and reads the
- * markers as noise of its own (that would measure the markers, not the DKNs).
+ * Robustness runs in both of the paper's variants (activations, value slots), each twice: with
+ * the paper's markers `[ADDED]` / `[REPLACED]`, and with plain in-vocabulary words, because the
+ * default model was never trained on brackets and reads the markers as noise of its own (that
+ * would measure the markers, not the DKNs).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';

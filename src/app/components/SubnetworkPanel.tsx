@@ -64,14 +64,9 @@ export function SubnetworkPanel() {
         <button type="button" data-testid="subnet-train" disabled={busy} onClick={() => void s.train()}>
           Train mask
         </button>
-        {s.phase === 'training' && (
-          <button type="button" data-testid="subnet-pause" onClick={() => void s.control('pause')}>
-            Pause
-          </button>
-        )}
-        {s.phase === 'pausing' && (
-          <button type="button" data-testid="subnet-pause" disabled>
-            Pausing…
+        {(s.phase === 'training' || s.phase === 'pausing') && (
+          <button type="button" data-testid="subnet-pause" disabled={s.phase === 'pausing'} onClick={() => void s.control('pause')}>
+            {s.phase === 'pausing' ? 'Pausing…' : 'Pause'}
           </button>
         )}
         {s.phase === 'paused' && (

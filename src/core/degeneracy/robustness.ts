@@ -19,7 +19,7 @@
  *
  * Two variants, as the paper's: "values" scales the neurons' activations at the answer-predicting
  * positions; "weights" scales their value slots (rows of `mlp.c_proj`), so at every position,
- * as the code's `change_weights` (which weights it changes is our reading: the output slots).
+ * the weights heng840/DKN's `kn.py` edits (`modify_weights`).
  */
 import { FactlabError } from '../errors';
 import type { NeuronSite } from '../knowledge/attribution';

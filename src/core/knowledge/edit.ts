@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { FactlabError } from '../errors';
 import type { Gpt2Weights } from '../model/weights';
-import { checkNeuron, neuronKey, type Neuron } from './refine';
+import { checkNeuron, indicesByLayer, neuronKey, type Neuron } from './refine';
 
 export interface SlotEdit {
   param: string;
@@ -114,14 +114,13 @@ export function editOverrides(weights: Gpt2Weights, edits: Edit[]): Record<strin
 
 /**
  * Overrides that multiply the value slots of `neurons` by `scale`: ×0 silences a neuron's output
- * at every position, ×2 doubles it (the DKN code's `change_weights`, the "weights" variant of an
- * intervention; activation hooks act at the answer positions only). The caller disposes them.
+ * at every position, ×2 doubles it (the "weights" variant of an intervention, on the slots
+ * heng840/DKN's `kn.py` edits; activation hooks act at the answer positions only). The caller disposes them.
  */
 export function scaledValueOverrides(weights: Gpt2Weights, neurons: Neuron[], scale: number): Record<string, tf.Tensor> {
-  const byParam = new Map<string, number[]>();
-  for (const [layer, index] of neurons) byParam.set(valueParam(layer), [...(byParam.get(valueParam(layer)) ?? []), index]);
   const overrides: Record<string, tf.Tensor> = {};
-  for (const [param, rows] of byParam) {
+  for (const [layer, rows] of indicesByLayer(neurons)) {
+    const param = valueParam(layer);
     const original = weights.params.get(param)!;
     const factors = new Float32Array(original.shape[0]).fill(1);
     for (const row of rows) factors[row] = scale;

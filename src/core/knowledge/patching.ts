@@ -8,7 +8,7 @@ import { forward, type ForwardOptions } from '../model/gpt2';
 import { combineHooks, hookName, neuronPatchHook, type Hooks } from '../model/hooks';
 import type { Gpt2Weights } from '../model/weights';
 import type { NeuronSite } from './attribution';
-import type { Neuron } from './refine';
+import { indicesByLayer, type Neuron } from './refine';
 
 export interface AnswerProb {
   /** Product of the teacher-forced token probabilities. */
@@ -28,10 +28,8 @@ export function answerPositions(promptLength: number, answerLength: number): num
  * one list for every batch row, or one list per row.
  */
 export function scaleNeuronsHooks(neurons: Neuron[], scale: number, positions: number[] | number[][], site: NeuronSite = 'post'): Hooks {
-  const byLayer = new Map<number, number[]>();
-  for (const [layer, index] of neurons) byLayer.set(layer, [...(byLayer.get(layer) ?? []), index]);
   const hooks: Hooks = {};
-  for (const [layer, indices] of byLayer) {
+  for (const [layer, indices] of indicesByLayer(neurons)) {
     hooks[site === 'post' ? hookName.mlpPost(layer) : hookName.mlpPre(layer)] = neuronPatchHook({ neurons: indices, positions, scale });
   }
   return hooks;

@@ -127,6 +127,13 @@ export function neuronKey([layer, index]: Neuron): string {
   return `${layer}:${index}`;
 }
 
+/** The neurons' indices grouped by layer, in order of first appearance. */
+export function indicesByLayer(neurons: Neuron[]): Map<number, number[]> {
+  const byLayer = new Map<number, number[]>();
+  for (const [layer, index] of neurons) byLayer.set(layer, [...(byLayer.get(layer) ?? []), index]);
+  return byLayer;
+}
+
 /** Parses "10:123,11:7" (the CLI form). */
 export function parseNeuronList(text: string, nLayer: number, width: number): Neuron[] {
   const items = text.split(',').map((s) => s.trim()).filter(Boolean);
