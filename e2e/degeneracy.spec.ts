@@ -1,7 +1,7 @@
 /**
  * The degeneracy view as a user drives it: choose a library fact, search its degenerate
- * knowledge neurons in a chosen layer range, read the clusters and the verdict, suppress a
- * cluster and see its before/after probabilities.
+ * knowledge neurons in a chosen layer range and along the released code's AMIG path, read the
+ * clusters and the verdict, suppress a cluster and see its before/after probabilities.
  */
 import { expect, LOAD_TIMEOUT, test } from './fixtures';
 
@@ -20,6 +20,7 @@ test('find degenerate neurons of a library fact and suppress a cluster', async (
   await view.scrollIntoViewIfNeeded();
   // Layers 1–3: on the 4-layer default model the neurons of all layers sit in layer 0 (README).
   await page.getByTestId('dkn-from').selectOption('1');
+  await page.getByTestId('dkn-path').selectOption('amig');
   await page.getByTestId('dkn-run').click();
   const result = page.getByTestId('dkn-result');
   await expect(result).toBeVisible({ timeout: LOAD_TIMEOUT });
@@ -28,6 +29,7 @@ test('find degenerate neurons of a library fact and suppress a cluster', async (
   await expect(page.getByTestId('dkn-cluster')).toHaveCount(clusters);
   await expect(page.getByTestId('dkn-graph').locator('svg circle').first()).toBeVisible();
   await expect(result).toContainText(/degenerate/);
+  await expect(result).toContainText(/from the AMIG baseline/);
 
   await page.getByTestId('dkn-suppress').first().click();
   const table = page.getByTestId('dkn-suppression');
@@ -43,4 +45,6 @@ test('find degenerate neurons of a library fact and suppress a cluster', async (
   await expect(restored).toBeVisible({ timeout: 90_000 });
   await expect(restored).toHaveAttribute('data-clusters', String(clusters));
   await expect(reader.getByTestId('dkn-from')).toHaveValue('1');
+  await expect(reader.getByTestId('dkn-path')).toHaveValue('amig');
+  await expect(restored).toContainText(/from the AMIG baseline/);
 });

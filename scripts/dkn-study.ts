@@ -6,7 +6,12 @@
  * single cluster, and the robustness experiment of methods.md §4.7 (perturbed prompts) on the
  * facts with ≥ 2 passing clusters.
  *
- *   npm run study:dkn -- [--per-relation 15] [--seed 7] [--out results/dkn-study.json]
+ *   npm run study:dkn -- [--per-relation 15] [--seed 7] [--path zero|amig] [--model default|FOLDER]
+ *                        [--out results/dkn-study.json]
+ *
+ * `--path amig` attributes along the AMIG path (methods.md §4.8) instead of from zero; `--model`
+ * runs the study on another GPT-2 trained on the default facts (e.g. a deeper one from
+ * `npm run train:default -- --layers 8 --out FOLDER`).
  *
  * Curves are kept for two fact groups: ≥ 2 passing clusters (the paper's DKN candidates), and
  * ≥ 2 candidate clusters whatever the < 5% filter says (the clustering's own degeneracy).
@@ -31,19 +36,23 @@ import { makeRng, shuffleInPlace } from '../src/core/random';
 import { loadGpt2Engine } from '../src/cli/common';
 import { factItems } from '../src/cli/fact-items';
 import { loadFactSetFile } from '../src/cli/facts-file';
+import { igBaseline } from '../src/cli/knowledge';
 
 const { values: opts } = parseArgs({
   options: {
     'per-relation': { type: 'string', default: '15' },
     seed: { type: 'string', default: '7' },
     out: { type: 'string', default: 'results/dkn-study.json' },
+    path: { type: 'string', default: 'zero' },
+    model: { type: 'string', default: 'default' },
   },
 });
+const path = igBaseline(opts.path!, '--path');
 const perRelation = Number(opts['per-relation']);
 const seed = Number(opts.seed);
 
 const set = loadFactSetFile('default');
-const engine = await loadGpt2Engine('default', 'wasm', 'degeneracy');
+const engine = await loadGpt2Engine(opts.model, 'wasm', 'degeneracy');
 const nLayer = engine.info.config.nLayer;
 const rng = makeRng(seed);
 const sample: Fact[] = set.relations.flatMap((r) => shuffleInPlace(set.facts.filter((f) => f.relation === r.id), rng).slice(0, perRelation));
@@ -104,7 +113,7 @@ async function run(label: string, layers: [number, number] | null) {
   const perFact = [];
   for (const [k, fact] of sample.entries()) {
     const items = factItems(engine, set, fact);
-    const r = await findDegenerateNeurons(engine.weights, { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds }, { seed, ...(layers ? { layers } : {}) });
+    const r = await findDegenerateNeurons(engine.weights, { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds }, { seed, path, ...(layers ? { layers } : {}) });
     results.push(r);
     const extras = await factExtras(fact, k, r, items);
     if (extras.passing) curves.passing.push(extras.passing);
@@ -142,5 +151,5 @@ async function run(label: string, layers: [number, number] | null) {
 const runs = [await run('all layers', null), await run(`layers 1-${nLayer - 1}`, [1, nLayer - 1])];
 engine.dispose();
 mkdirSync(dirname(opts.out!), { recursive: true });
-writeFileSync(opts.out!, `${JSON.stringify({ model: engine.info.id, seed, perRelation, facts: sample.length, relations: set.relations.map((r) => r.id), runs }, null, 1)}\n`);
+writeFileSync(opts.out!, `${JSON.stringify({ model: engine.info.id, path, seed, perRelation, facts: sample.length, relations: set.relations.map((r) => r.id), runs }, null, 1)}\n`);
 process.stderr.write(`wrote ${opts.out}\n`);

@@ -28,6 +28,8 @@ const { values: args } = parseArgs({
   options: {
     out: { type: 'string', default: 'public/models/default' },
     steps: { type: 'string', default: '1500' },
+    /** Depth of the model (the shipped default has 4; deeper ones are for studies such as DKN's). */
+    layers: { type: 'string', default: '4' },
     seed: { type: 'string', default: '1318' },
     resume: { type: 'boolean', default: false },
     /** Train at most this many steps in this run, save a checkpoint and exit (continue with --resume). */
@@ -43,7 +45,7 @@ export const SETTINGS = {
   seed: Number(args.seed),
   steps: Number(args.steps),
   vocabSize: 4096,
-  nLayer: 4,
+  nLayer: Number(args.layers),
   nEmbd: 128,
   nHead: 4,
   nPositions: 64,
@@ -55,6 +57,9 @@ export const SETTINGS = {
   adamw: { learningRate: 3e-3, warmupSteps: 100, totalSteps: Number(args.steps), minLearningRateFraction: 0.05, weightDecay: 0.01, beta1: 0.9, beta2: 0.98, epsilon: 1e-8 } satisfies AdamWSettings,
 };
 
+if (!Number.isInteger(SETTINGS.nLayer) || SETTINGS.nLayer < 1 || SETTINGS.nLayer > 24) {
+  throw new Error(`--layers must be a whole number from 1 to 24, got "${args.layers}"`);
+}
 const CACHE = args.cache!;
 
 function modelConfig(): Gpt2Config {

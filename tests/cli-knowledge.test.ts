@@ -40,6 +40,7 @@ describe('factlab attribute', () => {
     expectCleanError(await factlab(...base, '--steps', '0'), /--steps must be an integer from 1 to 1000/);
     expectCleanError(await factlab(...base, '--steps', '100000'), /--steps must be an integer from 1 to 1000/);
     expectCleanError(await factlab(...base, '--rule', 'middle'), /--rule must be one of/);
+    expectCleanError(await factlab(...base, '--baseline', 'mean'), /--baseline must be one of zero, amig, got "mean"/);
     expectCleanError(await factlab(...base, '--layers', '5-9'), /outside 0-1/);
     expectCleanError(await factlab('attribute', '--model', folder, '--prompt', 'The capital of France is ', '--target', 'Paris'), /not how this tokenizer continues/);
   });

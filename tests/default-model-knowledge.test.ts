@@ -3,11 +3,14 @@
  * all relations (the same run as `npm run bench:knowledge`, which prints the full table):
  * suppressing a fact's refined neurons lowers its probability by ≥ 29% on average (paper:
  * −29.03%) while other relations' facts move ≤ 5%; the activation baseline does clearly
- * worse; with m = 20 the trapezoid rule is complete within 2% for the median layer.
+ * worse; with m = 20 the Gauss–Legendre rule is complete within 2% in every case of layers
+ * 1–3, and in the median case overall.
  *
- * Not asserted, because it does not hold here (see README): amplifying (×2) does not raise
- * the probability — the model already gives its facts P ≈ 0.98 — and the right-rule
- * completeness error at m = 20 has a median of ~5% (it is the rule's O(1/m) bias).
+ * Not asserted, because it does not hold here (see README and `npm run bench:completeness`):
+ * amplifying (×2) does not raise the probability — the model already gives its facts
+ * P ≈ 0.98 —, the right-rule completeness error at m = 20 has a median of ~6% (the rule's
+ * O(1/m) bias), and in layer 0, where P jumps over a narrow band of α, 20 points of any rule
+ * are too few (the error there goes to 0 by m = 400).
  */
 import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -51,18 +54,25 @@ describe('knowledge neurons of the default model', () => {
     expect(activation.suppress.own.ratioOfMeans).toBeGreaterThan(ig.suppress.own.ratioOfMeans / 2);
   });
 
-  it('integrated gradients (trapezoid, m = 20) are complete within 2% for the median layer with |ΔP| > 1e-3', async () => {
+  it('integrated gradients (Gauss–Legendre, m = 20) are complete within 2% in layers 1–3 and for the median layer, where |ΔP| > 1e-3', async () => {
     const engine = await Gpt2Engine.load(parseModelSource('default'), { defaultLocation: DEFAULT_MODEL_DIR });
     const errors: number[] = [];
+    const upperLayerErrors: number[] = [];
     for (const fact of sampleFacts(set, 30, 7)) {
       const { promptIds, targetIds } = engine.encodeFact(factPrompts(set, fact)[0], targetFor(fact));
-      const result = await engine.attribute(promptIds, targetIds, { steps: 20, rule: 'trapezoid' });
-      for (const l of result.layers) if (Math.abs(l.delta) > 1e-3) errors.push(l.relError);
+      const result = await engine.attribute(promptIds, targetIds, { steps: 20, rule: 'gauss' });
+      for (const l of result.layers) {
+        if (Math.abs(l.delta) <= 1e-3) continue;
+        errors.push(l.relError);
+        if (l.layer > 0) upperLayerErrors.push(l.relError);
+      }
     }
     engine.dispose();
     errors.sort((a, b) => a - b);
     expect(errors.length).toBeGreaterThan(30);
-    console.log(`completeness (trapezoid, m = 20): median ${errors[Math.floor(errors.length / 2)]}, p90 ${errors[Math.floor(0.9 * errors.length)]}, n ${errors.length}`);
+    expect(upperLayerErrors.length).toBeGreaterThan(30);
+    console.log(`completeness (gauss, m = 20): median ${errors[Math.floor(errors.length / 2)]}, p90 ${errors[Math.floor(0.9 * errors.length)]}, n ${errors.length}; layers 1–3 max ${Math.max(...upperLayerErrors)}`);
     expect(errors[Math.floor(errors.length / 2)]).toBeLessThanOrEqual(0.02);
+    expect(Math.max(...upperLayerErrors)).toBeLessThanOrEqual(0.02);
   });
 });

@@ -115,11 +115,12 @@ describe('settings', () => {
     expect(project.filter).toEqual({ thresholdLow: 0.05, jointDropMin: 0.3 });
     expect(project.clustering).toEqual({ distanceQuantile: 0.2, fractionOfEdges: 0.5, persistenceQuantile: 0.5, infThreshold: 100 });
     const code = resolveDknSettings({ preset: 'dkn-code', steps: 4 });
-    expect([code.site, code.rule, code.steps, code.pathRule, code.coarse.strict, code.refine]).toEqual(['pre', 'left', 4, 'dkn-code', true, null]);
-    expect(code.notes.join(' ')).toMatch(/AMIG/);
+    expect([code.site, code.rule, code.steps, code.pathRule, code.coarse.strict, code.refine, code.path]).toEqual(['pre', 'left', 4, 'dkn-code', true, null, 'amig']);
+    expect(code.notes.join(' ')).toMatch(/teacher forcing/);
+    expect(resolveDknSettings({ path: 'amig' }).path).toBe('amig');
     expect(resolveDknSettings({ seed: 5 }).analysis.seed).toBe(5);
     expect(() => resolveDknSettings({ preset: 'nope' as 'project' })).toThrow(/preset must be/);
-    expect(() => resolveDknSettings({ path: 'amig' as 'zero' })).toThrow(/AMIG path is not implemented/);
+    expect(() => resolveDknSettings({ path: 'mean' as 'zero' })).toThrow(/path must be one of zero, amig/);
     expect(() => resolveDknSettings({ filter: { jointDropMin: 2 } })).toThrow(/jointDropMin/);
     expect(() => resolveDknSettings({ baselines: ['magic' as 'dbscan'] })).toThrow(/unknown baseline/);
   });

@@ -5,8 +5,9 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { findDegenerateNeurons, type DknResult } from '../src/core/degeneracy/dkn';
 import { summarizeDknResults } from '../src/core/degeneracy/summary';
+import { attribute } from '../src/core/knowledge/attribution';
 import { answerProbsWithNeurons, relativeDrop } from '../src/core/knowledge/patching';
-import type { Neuron } from '../src/core/knowledge/refine';
+import { coarseNeurons, type Neuron } from '../src/core/knowledge/refine';
 import { cacheTransposesForGradients, disposeWeights } from '../src/core/model/weights';
 import { smallConfig } from '../scripts/lib/random-checkpoint';
 import { writeModelFolder, tinyGpt2Config } from './helpers/model-folder';
@@ -106,10 +107,14 @@ describe('findDegenerateNeurons on a tiny random checkpoint', () => {
     expect(summary.meanAllDrop).toBe(r.analysis!.all);
   });
 
-  it('dkn-code preset: pre site, strict threshold, first prompt only', async () => {
+  it('dkn-code preset: pre site, AMIG path, strict threshold, first prompt only', async () => {
     const r = await findDegenerateNeurons(fixture.weights, { promptIds: prompts, targetIds }, { preset: 'dkn-code', steps: 2 });
     checkRecord(r);
-    expect([r.settings.site, r.settings.rule, r.settings.pathRule, r.promptsUsed, r.prompts]).toEqual(['pre', 'left', 'dkn-code', 1, 3]);
+    expect([r.settings.site, r.settings.rule, r.settings.path, r.settings.pathRule, r.promptsUsed, r.prompts]).toEqual(['pre', 'left', 'amig', 'dkn-code', 1, 3]);
+    // the knowledge neurons are the AMIG attribution's coarse set
+    const attribution = await attribute(fixture.weights, prompts[0], targetIds, { steps: 2, rule: 'left', site: 'pre', baseline: 'amig' });
+    expect(r.neurons.map((n) => [n.layer, n.index])).toEqual(expect.arrayContaining(coarseNeurons(attribution, 0.2, true)));
+    expect(r.neurons).toHaveLength(coarseNeurons(attribution, 0.2, true).length);
     const scores = r.neurons.map((n) => n.score!);
     expect(scores).toEqual([...scores].sort((a, b) => b - a));
     if (scores.length) expect(Math.min(...scores)).toBeGreaterThan(0.2 * scores[0]);
@@ -164,6 +169,8 @@ describe('factlab dkn', () => {
     expect(text.code).toBe(0);
     const upper = JSON.parse((await factlab('dkn', '--model', folder, '--facts', factsCsv, '--ids', 'capital_city/japan', '--steps', '2', '--layers', '1-2', '--no-controls', '--json')).stdout);
     expect(upper.settings.layers).toEqual([1, 2]);
+    const amig = JSON.parse((await factlab('dkn', '--model', folder, '--facts', factsCsv, '--ids', 'capital_city/japan', '--steps', '2', '--path', 'amig', '--no-controls', '--json')).stdout);
+    expect(amig.settings).toEqual(expect.objectContaining({ preset: 'project', path: 'amig' }));
     expect(upper.facts[0].result.neurons.every((n: { layer: number }) => n.layer >= 1)).toBe(true);
     expect(text.stdout).toMatch(/capital_city\/japan: P0 = .*knowledge neurons/);
     expect(text.stdout).toMatch(/distances: \d+ pairs, \d+ finite/);
@@ -178,6 +185,7 @@ describe('factlab dkn', () => {
       [['--joint-drop-min', '3'], /--joint-drop-min must be a number from 0 to 1/],
       [['--layers', '1-5'], /--layers 1-5 is outside 0-2/],
       [['--layers', 'top'], /--layers must be A-B or A/],
+      [['--path', 'mean'], /--path must be one of zero, amig/],
     ] as const) {
       const r = await factlab('dkn', '--model', folder, '--facts', factsCsv, ...args);
       expect(r.code).not.toBe(0);

@@ -4,6 +4,7 @@
  */
 import { create } from 'zustand';
 import type { DknResult } from '../core/degeneracy/dkn';
+import type { IgBaseline } from '../core/knowledge/riemann';
 import type { Neuron } from '../core/knowledge/refine';
 import type { AnswerProb } from '../core/knowledge/patching';
 import { isCancelled } from '../worker/client';
@@ -20,6 +21,8 @@ export interface ClusterSuppression {
 export interface DknState {
   /** First layer searched for knowledge neurons (0 = all layers). */
   fromLayer: number;
+  /** Where integrated gradients start: zero (the project preset) or AMIG's baseline (the released code). */
+  path: IgBaseline;
   running: boolean;
   progress?: { fraction: number; stage: string };
   result?: DknResult;
@@ -29,6 +32,7 @@ export interface DknState {
   error?: UiError;
 
   setFromLayer(layer: number): void;
+  setPath(path: IgBaseline): void;
   run(): Promise<void>;
   cancel(): void;
   suppress(cluster: number | 'all'): Promise<void>;
@@ -38,10 +42,15 @@ let controller: AbortController | undefined;
 
 export const useDkn = create<DknState>()((set, get) => ({
   fromLayer: 0,
+  path: 'zero',
   running: false,
 
   setFromLayer(fromLayer) {
     set({ fromLayer });
+  },
+
+  setPath(path) {
+    set({ path });
   },
 
   async run() {
@@ -54,7 +63,7 @@ export const useDkn = create<DknState>()((set, get) => ({
     const nLayer = model.shape.nLayer;
     const layers: [number, number] | undefined = get().fromLayer > 0 ? [Math.min(get().fromLayer, nLayer - 1), nLayer - 1] : undefined;
     try {
-      const result = await engine().call('degeneracy', { prompts, target, options: layers ? { layers } : {} }, {
+      const result = await engine().call('degeneracy', { prompts, target, options: { path: get().path, ...(layers ? { layers } : {}) } }, {
         signal: controller.signal,
         onProgress: (p) => set({ progress: { fraction: p.fraction, stage: p.stage } }),
       });

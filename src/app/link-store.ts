@@ -70,7 +70,7 @@ export function captureLink(view: ViewId): LabLink {
   };
   if (kn.selected) link.selected = [kn.selected[0], kn.selected[1]];
   const dkn = useDkn.getState();
-  if (dkn.result || dkn.fromLayer > 0) link.degeneracy = { fromLayer: dkn.fromLayer, ran: !!dkn.result };
+  if (dkn.result || dkn.fromLayer > 0 || dkn.path !== 'zero') link.degeneracy = { fromLayer: dkn.fromLayer, ran: !!dkn.result, ...(dkn.path === 'zero' ? {} : { path: dkn.path }) };
   const subnet = useSubnet.getState();
   link.subnetwork = { relation: subnet.targetRelation, query: subnet.targetQuery, steps: subnet.steps, seed: subnet.seed };
   return link;
@@ -173,6 +173,7 @@ export const useLink = create<LinkState>()((set, get) => {
       }
       if (link.degeneracy) {
         useDkn.getState().setFromLayer(link.degeneracy.fromLayer);
+        useDkn.getState().setPath(link.degeneracy.path ?? 'zero');
         if (link.degeneracy.ran) {
           set({ restoreStage: 'finding the degenerate neurons' });
           await useDkn.getState().run();

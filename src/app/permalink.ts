@@ -11,7 +11,7 @@
  */
 import { Inflate, deflateSync, strFromU8, strToU8 } from 'fflate';
 import { FactlabError } from '../core/errors';
-import { RULES, type RiemannRule } from '../core/knowledge/riemann';
+import { IG_BASELINES, RULES, type IgBaseline, type RiemannRule } from '../core/knowledge/riemann';
 
 export const LINK_PREFIX = 'v1.';
 /** Longest fragment accepted (browsers and chat apps truncate far longer URLs). */
@@ -68,7 +68,7 @@ export interface LabLink {
   edits: EditRecipe[];
   view: ViewId;
   /** The degeneracy search: first layer searched, and whether it had run (then it is recomputed). */
-  degeneracy?: { fromLayer: number; ran: boolean };
+  degeneracy?: { fromLayer: number; ran: boolean; path?: IgBaseline };
   /** The subnetwork selection and settings (training is not replayed: the reader starts it). */
   subnetwork?: { relation: string; query: string; steps: number; seed: number };
 }
@@ -277,7 +277,10 @@ export function validateLink(value: unknown): LabLink {
   };
   if (selected) link.selected = selected;
   const degeneracy = optional(o, 'degeneracy', (x) => object(x, 'the degeneracy search'));
-  if (degeneracy) link.degeneracy = { fromLayer: number(degeneracy.fromLayer, 'the first degeneracy layer', 0, 10_000, true), ran: boolean(degeneracy.ran, 'the degeneracy search ran') };
+  if (degeneracy) {
+    link.degeneracy = { fromLayer: number(degeneracy.fromLayer, 'the first degeneracy layer', 0, 10_000, true), ran: boolean(degeneracy.ran, 'the degeneracy search ran') };
+    if (degeneracy.path !== undefined) link.degeneracy.path = oneOf(degeneracy.path, 'the degeneracy IG baseline', IG_BASELINES);
+  }
   const subnetwork = optional(o, 'subnetwork', (x) => object(x, 'the subnetwork settings'));
   if (subnetwork) {
     link.subnetwork = {

@@ -6,6 +6,7 @@ import { summarizeDknResults } from '../core/degeneracy/summary';
 import { loadFactSetFile, selectFacts } from './facts-file';
 import { loadGpt2Engine, parseCommandArgs, parseLayerRange, parsePositiveInt, printJson } from './common';
 import { factItems } from './fact-items';
+import { igBaseline } from './knowledge';
 
 function fraction(text: string | undefined, flag: string): number | undefined {
   if (text === undefined) return undefined;
@@ -25,6 +26,7 @@ export function dknOptions(args: Record<string, string | boolean | undefined>): 
   const jointDropMin = fraction(args['joint-drop-min'] as string | undefined, '--joint-drop-min');
   const options: DknOptions = { preset, baselines: baselines as BaselineName[], seed };
   if (args.steps !== undefined) options.steps = parsePositiveInt(args.steps as string, '--steps', 20, 1000);
+  if (typeof args.path === 'string') options.path = igBaseline(args.path, '--path');
   if (args['max-span'] !== undefined) options.maxSpan = parsePositiveInt(args['max-span'] as string, '--max-span', 3, 100);
   if (t !== undefined) options.coarse = { t };
   if (jointDropMin !== undefined) options.filter = { jointDropMin };
@@ -61,7 +63,7 @@ export async function runDkn(argv: string[]): Promise<number> {
     {
       model: { type: 'string' }, facts: { type: 'string' }, ids: { type: 'string' }, split: { type: 'string' }, steps: { type: 'string' }, preset: { type: 'string' },
       prompts: { type: 'string' }, t: { type: 'string' }, 'joint-drop-min': { type: 'string' }, 'max-span': { type: 'string' }, baselines: { type: 'string' }, seed: { type: 'string' },
-      layers: { type: 'string' }, 'no-controls': { type: 'boolean' },
+      layers: { type: 'string' }, path: { type: 'string' }, 'no-controls': { type: 'boolean' },
     },
     'dkn',
   );

@@ -5,7 +5,7 @@ import type { AttributionSettings, NeuronSite } from '../core/knowledge/attribut
 import { evaluateInterventions, poseableFacts, sampleFacts } from '../core/knowledge/evaluate';
 import type { NeuronMethod } from '../core/knowledge/neurons';
 import { autoTuneP, parseNeuronList, REFINE_PRESETS, type RefinePreset, type RefineSettings } from '../core/knowledge/refine';
-import { RULES, type RiemannRule } from '../core/knowledge/riemann';
+import { IG_BASELINES, RULES, type IgBaseline, type RiemannRule } from '../core/knowledge/riemann';
 import { loadFactSetFile, selectFacts } from './facts-file';
 import { loadEngine, parseCommandArgs, parseLayerRange, parsePositiveInt, printJson } from './common';
 import { factItems } from './fact-items';
@@ -16,6 +16,7 @@ const ATTRIBUTION_OPTIONS = {
   rule: { type: 'string' },
   site: { type: 'string' },
   layers: { type: 'string' },
+  baseline: { type: 'string' },
 } as const;
 
 const REFINE_OPTIONS = {
@@ -25,7 +26,7 @@ const REFINE_OPTIONS = {
   method: { type: 'string' },
 } as const;
 
-export function attributionSettings(args: { steps?: string; rule?: string; site?: string; layers?: string }, nLayer: number): Partial<AttributionSettings> {
+export function attributionSettings(args: { steps?: string; rule?: string; site?: string; layers?: string; baseline?: string }, nLayer: number): Partial<AttributionSettings> {
   const settings: Partial<AttributionSettings> = {};
   if (args.steps !== undefined) settings.steps = parsePositiveInt(args.steps, '--steps', 20, 1000);
   if (args.rule !== undefined) {
@@ -39,7 +40,13 @@ export function attributionSettings(args: { steps?: string; rule?: string; site?
   if (args.layers !== undefined) {
     settings.layers = parseLayerRange(args.layers, nLayer);
   }
+  if (args.baseline !== undefined) settings.baseline = igBaseline(args.baseline, '--baseline');
   return settings;
+}
+
+export function igBaseline(text: string, flag: string): IgBaseline {
+  if (!(IG_BASELINES as readonly string[]).includes(text)) throw new FactlabError('usage', `${flag} must be one of ${IG_BASELINES.join(', ')}, got "${text}".`);
+  return text as IgBaseline;
 }
 
 function fraction(text: string | undefined, flag: string, fallback: number): number {

@@ -22,8 +22,8 @@ commands:
             --model <default|default-bert|folder|url|repo@rev> (--prompt TEXT | --ids 1,2,3)
             [--target TEXT] [--top K] [--backend wasm|cpu|webgpu] [--dump-logits FILE.json|FILE.f32] [--json]
   attribute integrated-gradients attribution of the FFN neurons for one prompt and target
-            --model M --prompt TEXT --target TEXT [--steps 20] [--rule right|left|trapezoid|eleuther]
-            [--site post|pre] [--layers A-B] [--path fast|full] [--json]
+            --model M --prompt TEXT --target TEXT [--steps 20] [--rule right|left|trapezoid|eleuther|gauss]
+            [--site post|pre] [--layers A-B] [--path fast|full] [--baseline zero|amig] [--json]
   neurons   refined knowledge neurons of facts, as [[layer, index], …]
             --model M --facts FILE|default [--ids ID,…] [--preset project|official-kn|eleutherai]
             [--t 0.2] [--p 0.7] [--auto-tune-p] [--method ig|activation] [--split all|train|heldout] [--json]
@@ -38,7 +38,7 @@ commands:
   dkn       degenerate knowledge neurons of facts: clusters, functional filter, subset drops, verdict
             --model M --facts FILE|default [--ids ID,…] [--preset project|dkn-code] [--steps 20] [--prompts N]
             [--t 0.2] [--joint-drop-min 0.3] [--max-span 3] [--baselines pairwise,hierarchical,dbscan,kmeans]
-            [--layers A-B] [--seed 42] [--no-controls] [--split all|train|heldout] [--json]
+            [--layers A-B] [--path zero|amig] [--seed 42] [--no-controls] [--split all|train|heldout] [--json]
 ${SUBNET_USAGE}
 Errors print one line on stderr and exit non-zero; FACTLAB_DEBUG=1 adds the stack.
 `;

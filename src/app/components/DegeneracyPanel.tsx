@@ -1,5 +1,6 @@
 import { scaleLinear } from 'd3';
 import type { DknResult } from '../../core/degeneracy/dkn';
+import type { IgBaseline } from '../../core/knowledge/riemann';
 import type { TableSpec } from '../chart-export';
 import { useDkn } from '../dkn-store';
 import { formatProb } from '../format';
@@ -46,6 +47,11 @@ export function DegeneracyPanel() {
             </option>
           ))}
         </select>
+        <label htmlFor="dkn-path">IG baseline</label>
+        <select id="dkn-path" data-testid="dkn-path" value={s.path} disabled={s.running} onChange={(e) => s.setPath(e.target.value as IgBaseline)}>
+          <option value="zero">zero (paper)</option>
+          <option value="amig">AMIG (released code)</option>
+        </select>
         <button type="button" data-testid="dkn-run" disabled={s.running || !model} onClick={() => void s.run()}>
           Find degenerate neurons
         </button>
@@ -65,7 +71,7 @@ function DknResultView({ result }: { result: DknResult }) {
   return (
     <div data-testid="dkn-result" data-dkn={result.verdict.dkn} data-clusters={result.clusters.length}>
       <p className="small">
-        {result.neurons.length} knowledge neurons from {result.promptsUsed} prompt(s), P = {formatProb(result.p0)}; {result.clusters.length} cluster(s); <strong>{verdict}</strong>
+        {result.neurons.length} knowledge neurons from {result.promptsUsed} prompt(s) (integrated gradients from the {result.settings.path === 'amig' ? 'AMIG' : 'zero'} baseline), P = {formatProb(result.p0)}; {result.clusters.length} cluster(s); <strong>{verdict}</strong>
         {result.jointDrop !== null ? `; suppressing all passing clusters drops P by ${pct(result.jointDrop)}` : ''}.
       </p>
       <ClusterGraph result={result} />

@@ -103,7 +103,7 @@ async function locateNeurons(weights: Gpt2Weights, items: Array<{ promptIds: num
   const found = await factNeurons(
     weights,
     { promptIds: items.map((i) => i.promptIds), targetIds: items[0].targetIds },
-    { method: 'ig', attribution: { steps: settings.steps, rule: settings.rule, site: settings.site, path: 'fast', ...(settings.layers ? { layers: settings.layers } : {}) }, refine },
+    { method: 'ig', attribution: { steps: settings.steps, rule: settings.rule, site: settings.site, path: 'fast', baseline: settings.path, ...(settings.layers ? { layers: settings.layers } : {}) }, refine },
     { signal: callbacks.signal, onProgress: (p) => callbacks.onProgress?.({ ...p, fraction: 0.7 * p.fraction, stage: `knowledge neurons: ${p.stage}` }) },
   );
   if (items.length > 1) return found.refined.neurons.map((n) => ({ layer: n.layer, index: n.index, score: n.total, count: n.count }));

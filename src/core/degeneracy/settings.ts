@@ -1,19 +1,19 @@
 /**
  * Settings and presets of the degenerate-knowledge-neuron pipeline (methods.md §1 presets, §4.3, §4.5).
  *
- * | preset     | site | rule  | m  | coarse      | several prompts      | path rule |
- * | `project`  | post | right | 20 | ≥ 0.2·max   | D4 refining (p 0.7)  | project   |
- * | `dkn-code` | pre  | left  | 10 | > 0.2·max   | first prompt only    | dkn-code  |
+ * | preset     | site | rule  | m  | IG path | coarse      | several prompts      | path rule |
+ * | `project`  | post | right | 20 | zero    | ≥ 0.2·max   | D4 refining (p 0.7)  | project   |
+ * | `dkn-code` | pre  | left  | 10 | amig    | > 0.2·max   | first prompt only    | dkn-code  |
  *
- * The attribution path is always the zero baseline (`path: 'zero'`): the AMIG path of the
- * released code (§4.8) is not implemented. The code's answer handling (lower-cased answer, no
- * leading space, greedy continuation frozen at the first argmax) is not applied either: the
- * pipeline scores the answer tokens it is given, with teacher forcing. Both are recorded as notes.
+ * `dkn-code` attributes along the AMIG path, as heng840/DKN's `Dkn.scaled_input` does (§4.8).
+ * The code's answer handling (lower-cased answer, no leading space, greedy continuation frozen
+ * at the first argmax) is not applied: the pipeline scores the answer tokens it is given, with
+ * teacher forcing. That is recorded as a note.
  */
 import { FactlabError } from '../errors';
 import type { NeuronSite } from '../knowledge/attribution';
 import { REFINE_PRESETS, type RefineSettings } from '../knowledge/refine';
-import { RULES, type RiemannRule } from '../knowledge/riemann';
+import { IG_BASELINES, RULES, type IgBaseline, type RiemannRule } from '../knowledge/riemann';
 import { DEFAULT_ANALYSIS, DEFAULT_CONTROLS, type AnalysisSettings, type ControlSettings } from './analysis';
 import { DEFAULT_PERSISTENT_HOMOLOGY, validatePersistentHomologySettings, type PersistentHomologySettings } from './clustering';
 import type { PathRule } from './distances';
@@ -27,8 +27,8 @@ export type BaselineName = (typeof BASELINES)[number];
 export interface DknSettings {
   preset: DknPreset;
   site: NeuronSite;
-  /** Attribution path: the zero baseline (AMIG is not implemented). */
-  path: 'zero';
+  /** Where the integrated-gradient path starts (methods.md D6 `path`): zero, or AMIG's mean EOS-substituted activation. */
+  path: IgBaseline;
   rule: RiemannRule;
   /** m, the number of integrated-gradient points. */
   steps: number;
@@ -58,11 +58,8 @@ export type DknOptions = Partial<Omit<DknSettings, 'clustering' | 'filter' | 'an
   coarse?: Partial<DknSettings['coarse']>;
 };
 
-const COMMON_NOTES = ['attribution path: zero baseline (the AMIG path of §4.8 is not implemented)'];
-
 export function presetSettings(preset: DknPreset): DknSettings {
   const shared = {
-    path: 'zero' as const,
     layers: null,
     maxSpan: 3,
     clustering: { ...DEFAULT_PERSISTENT_HOMOLOGY },
@@ -73,13 +70,12 @@ export function presetSettings(preset: DknPreset): DknSettings {
     seed: 42,
   };
   if (preset === 'project') {
-    return { preset, site: 'post', rule: 'right', steps: 20, coarse: { t: 0.2, strict: false }, refine: { ...REFINE_PRESETS.project }, pathRule: 'project', ...shared, notes: [...COMMON_NOTES] };
+    return { preset, site: 'post', rule: 'right', steps: 20, path: 'zero', coarse: { t: 0.2, strict: false }, refine: { ...REFINE_PRESETS.project }, pathRule: 'project', ...shared, notes: [] };
   }
   if (preset === 'dkn-code') {
     return {
-      preset, site: 'pre', rule: 'left', steps: 10, coarse: { t: 0.2, strict: true }, refine: null, pathRule: 'dkn-code', ...shared,
+      preset, site: 'pre', rule: 'left', steps: 10, path: 'amig', coarse: { t: 0.2, strict: true }, refine: null, pathRule: 'dkn-code', ...shared,
       notes: [
-        ...COMMON_NOTES,
         "the code's answer handling (lower-cased answer, no leading space, greedy continuation) is not applied: the given answer tokens are scored with teacher forcing",
         'one prompt per fact, as in the code: only the first prompt is used',
       ],
@@ -109,7 +105,7 @@ export function resolveDknSettings(options: DknOptions = {}): DknSettings {
   };
   // The refining uses the same coarse threshold as a single prompt.
   if (s.refine) s.refine = { ...s.refine, t: s.coarse.t, strict: s.coarse.strict };
-  if (s.path !== 'zero') throw new FactlabError('bad-option', `path must be "zero" (the AMIG path is not implemented), got "${String(s.path)}".`);
+  if (!(IG_BASELINES as readonly string[]).includes(s.path)) throw new FactlabError('bad-option', `path must be one of ${IG_BASELINES.join(', ')}, got "${String(s.path)}".`);
   if (s.site !== 'post' && s.site !== 'pre') throw new FactlabError('bad-option', `site must be post or pre, got "${String(s.site)}".`);
   if (!(RULES as readonly string[]).includes(s.rule)) throw new FactlabError('bad-option', `rule must be one of ${RULES.join(', ')}.`);
   fraction('coarse t', s.coarse.t);

@@ -4,6 +4,7 @@
  * For answer token j (teacher forcing: the prompt plus the gold tokens before j) and layer l,
  * the whole FFN activation a at the position predicting y_j is scaled by α along the rule's
  * grid, and attribution_i = a_i · Σ_k w_k ∂P(y_j)/∂a_i (α_k·a), summed over answer tokens.
+ * With `baseline: 'amig'` the path runs b̄ + α(a − b̄) instead (amig.ts), multiplier still a.
  *
  * Fast path (causal models): scaling the activation at position t of layer l changes nothing
  * at positions < t, so the α-batch starts from the clean residual at layer l for that one
@@ -17,7 +18,8 @@ import { FactlabError, throwIfAborted, yieldToEventLoop } from '../errors';
 import { disposeCache, forward, type KVCache } from '../model/gpt2';
 import { captureHooks, hookName } from '../model/hooks';
 import { cacheTransposesForGradients, type Gpt2Weights } from '../model/weights';
-import { riemannGrid, type RiemannRule } from './riemann';
+import { amigBaselines } from './amig';
+import { IG_BASELINES, riemannGrid, type IgBaseline, type RiemannRule } from './riemann';
 
 export type NeuronSite = 'post' | 'pre';
 
@@ -28,6 +30,8 @@ export interface AttributionSettings {
   /** Inclusive layer range. */
   layers: [number, number];
   path: 'fast' | 'full';
+  /** Where the integration path starts: the zero activation (the papers' IG) or AMIG's mean EOS-substituted activation (GPT-2 only). */
+  baseline: IgBaseline;
 }
 
 export interface LayerAttribution {
@@ -36,7 +40,7 @@ export interface LayerAttribution {
   scores: Float32Array;
   /** Clean activation at the position predicting the first answer token. */
   activation: Float32Array;
-  /** Completeness: Σ scores vs Σ_j [P_j(full) − P_j(layer zeroed)]. */
+  /** Completeness: Σ scores vs Σ_j [P_j(full) − P_j(layer at the baseline)]; the baseline is zero unless `baseline` is amig. */
   sum: number;
   delta: number;
   /** |sum − delta| / |delta|, or the absolute error when |delta| < 1e−9 (then `absolute` is true). */
@@ -70,7 +74,7 @@ export interface AttributionCallbacks {
   onLayer?: (layer: LayerAttribution) => void;
 }
 
-export const DEFAULT_ATTRIBUTION: Omit<AttributionSettings, 'layers'> = { steps: 20, rule: 'right', site: 'post', path: 'fast' };
+export const DEFAULT_ATTRIBUTION: Omit<AttributionSettings, 'layers'> = { steps: 20, rule: 'right', site: 'post', path: 'fast', baseline: 'zero' };
 
 /** Works for any model with layers (GPT-2, BERT). */
 export function resolveAttributionSettings(weights: { config: { nLayer: number } }, partial: Partial<AttributionSettings>): AttributionSettings {
@@ -84,6 +88,7 @@ export function resolveAttributionSettings(weights: { config: { nLayer: number }
   const settings = { ...DEFAULT_ATTRIBUTION, ...partial, layers, site } as AttributionSettings;
   riemannGrid(settings.rule, settings.steps); // validates rule and steps
   if (settings.path !== 'fast' && settings.path !== 'full') throw new FactlabError('bad-option', `path must be fast or full, got "${String(settings.path)}".`);
+  if (!(IG_BASELINES as readonly string[]).includes(settings.baseline)) throw new FactlabError('bad-option', `baseline must be one of ${IG_BASELINES.join(', ')}, got "${String(settings.baseline)}".`);
   return settings;
 }
 
@@ -130,6 +135,9 @@ export async function attribute(
   const total = layerList.length * targetIds.length;
   let done = 0;
   try {
+    const amig = settings.baseline === 'amig'
+      ? await Promise.all(positions.map((position) => amigBaselines(weights, sequence, position, { hookNames: layerList.map((l) => siteHook(settings.site, l)), lastLayer: settings.layers[1] }, config.eosTokenId)))
+      : undefined;
     for (const layer of layerList) {
       const scores = new Float64Array(width);
       let delta = 0;
@@ -140,8 +148,13 @@ export async function attribute(
         const acts = tf.tidy(() => captured.get(siteHook(settings.site, layer))!.slice([0, position, 0], [1, 1, width]).reshape([width]));
         const a = (await acts.data()) as Float32Array;
         activation ??= a;
+        const baseline = amig?.[j].get(siteHook(settings.site, layer));
         const { grads, rowProbs } = tf.tidy(() => {
-          const scaled = tf.mul(tf.tensor1d(rowAlphas).reshape([K, 1, 1]), acts.reshape([1, 1, width]));
+          // Path points b + α(a − b) as rows; b = 0 for the zero baseline.
+          const alphaColumn = tf.tensor1d(rowAlphas).reshape([K, 1, 1]);
+          const scaled = baseline
+            ? tf.add(tf.tensor1d(baseline).reshape([1, 1, width]), tf.mul(alphaColumn, tf.sub(acts, tf.tensor1d(baseline)).reshape([1, 1, width])))
+            : tf.mul(alphaColumn, acts.reshape([1, 1, width]));
           let probs: tf.Tensor | undefined;
           const objective = (x: tf.Tensor) => {
             const p = settings.path === 'fast'

@@ -58,6 +58,7 @@ export async function attributeMasked(
   const started = performance.now();
   if (partial.path === 'fast') throw new FactlabError('bad-option', 'BERT attends in both directions, so it has no fast attribution path; use path "full".');
   const settings = resolveAttributionSettings(weights, { ...partial, path: 'full' });
+  if (settings.baseline !== 'zero') throw new FactlabError('bad-option', 'The AMIG baseline is built for GPT-2 only (the DKN pipeline); attribute BERT with the zero baseline.');
   const { config } = weights;
   const position = maskPositionOf(promptIds, maskId);
   if (!Number.isInteger(targetId) || targetId < 0 || targetId >= config.vocabSize) {
