@@ -1,5 +1,7 @@
+import { execFile } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { writeSafetensors } from '../src/core/model/safetensors';
 import { expectCleanError, factlab } from './helpers/cli';
@@ -23,6 +25,14 @@ describe('factlab predict', () => {
     expect(out.target.text).toBe(' Paris');
     expect(out.target.ids).toEqual([6342]);
     expect(out.target.prob).toBeGreaterThan(0);
+  });
+
+  it('writes JSON longer than a pipe buffer (64 KiB) whole before it exits, to a slow reader', async () => {
+    // The reader starts after the CLI has written, as `factlab … | jq` may: the pipe fills at 64 KiB.
+    const command = `node bin/factlab.js predict --model '${folder}' --prompt 'The capital of France is' --top 1000 --json | (sleep 1; cat)`;
+    const { stdout } = await promisify(execFile)('bash', ['-o', 'pipefail', '-c', command], { maxBuffer: 16 << 20 });
+    expect(stdout.length).toBeGreaterThan(65_536);
+    expect(JSON.parse(stdout).top).toHaveLength(1000);
   });
 
   it('accepts ids, scores multi-token targets as a product, and dumps logits', async () => {

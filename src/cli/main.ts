@@ -66,12 +66,17 @@ async function main(argv: string[]): Promise<number> {
   return run(rest);
 }
 
+/** Exits once stdout and stderr are flushed: output to a pipe is written asynchronously, and exiting earlier cuts it at the pipe's buffer (64 KiB). */
+function exitAfterFlush(code: number): void {
+  process.stdout.write('', () => process.stderr.write('', () => process.exit(code)));
+}
+
 main(process.argv.slice(2)).then(
-  (code) => process.exit(code),
+  (code) => exitAfterFlush(code),
   (err) => {
     const { code, message } = describeError(err);
     process.stderr.write(`factlab: ${message}${code === 'internal' ? ' (internal error; please report it)' : ''}\n`);
     if (process.env.FACTLAB_DEBUG && err instanceof Error) process.stderr.write(`${err.stack}\n`);
-    process.exit(code === 'usage' ? 2 : 1);
+    exitAfterFlush(code === 'usage' ? 2 : 1);
   },
 );
