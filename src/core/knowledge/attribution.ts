@@ -135,8 +135,9 @@ export async function attribute(
   const total = layerList.length * targetIds.length;
   let done = 0;
   try {
+    const site = { hookNames: layerList.map((l) => siteHook(settings.site, l)), lastLayer: settings.layers[1] };
     const amig = settings.baseline === 'amig'
-      ? await Promise.all(positions.map((position) => amigBaselines(weights, sequence, position, { hookNames: layerList.map((l) => siteHook(settings.site, l)), lastLayer: settings.layers[1] }, config.eosTokenId)))
+      ? await Promise.all(positions.map((position) => amigBaselines(weights, sequence, position, site, config.eosTokenId)))
       : undefined;
     for (const layer of layerList) {
       const scores = new Float64Array(width);
@@ -150,11 +151,9 @@ export async function attribute(
         activation ??= a;
         const baseline = amig?.[j].get(siteHook(settings.site, layer));
         const { grads, rowProbs } = tf.tidy(() => {
-          // Path points b + α(a − b) as rows; b = 0 for the zero baseline.
-          const alphaColumn = tf.tensor1d(rowAlphas).reshape([K, 1, 1]);
-          const scaled = baseline
-            ? tf.add(tf.tensor1d(baseline).reshape([1, 1, width]), tf.mul(alphaColumn, tf.sub(acts, tf.tensor1d(baseline)).reshape([1, 1, width])))
-            : tf.mul(alphaColumn, acts.reshape([1, 1, width]));
+          // Path points b + α(a − b) as rows [K, 1, f]; with b = 0 they are exactly α·a.
+          const start = baseline ? tf.tensor1d(baseline) : tf.zeros([width]);
+          const scaled = tf.add(start, tf.mul(tf.tensor1d(rowAlphas).reshape([K, 1, 1]), tf.sub(acts, start)));
           let probs: tf.Tensor | undefined;
           const objective = (x: tf.Tensor) => {
             const p = settings.path === 'fast'
