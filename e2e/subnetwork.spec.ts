@@ -32,6 +32,8 @@ test('train, evaluate, remove, export and import a subnetwork mask', async ({ op
   await page.getByTestId('subnet-query').fill('euro');
   await expect(page.getByTestId('subnet-selection')).toContainText(/\d+ target facts \(/);
   await page.getByTestId('subnet-steps').fill('16');
+  await page.getByTestId('subnet-lambda-init').fill('10');
+  await page.getByTestId('subnet-lambda-final').fill('15');
   const tasksBefore = (await longTasks()).length;
   await page.getByTestId('subnet-train').click();
   await expect(view.getByTestId('error-message')).toHaveCount(0);
@@ -52,6 +54,11 @@ test('train, evaluate, remove, export and import a subnetwork mask', async ({ op
 
   const curveRows = page.getByTestId('subnet-curves').locator('tbody tr');
   await expect(curveRows).toHaveCount(16);
+  // The chosen λ_reg schedule drove the run: 10 for the first half, 15 at the last step.
+  const lambdaColumn = (await page.getByTestId('subnet-curves').locator('thead th').allTextContents()).findIndex((t) => t.includes('λ_reg'));
+  expect(lambdaColumn).toBeGreaterThan(0);
+  await expect(curveRows.first().locator('td').nth(lambdaColumn)).toHaveText('10');
+  await expect(curveRows.last().locator('td').nth(lambdaColumn)).toHaveText('15');
   await expect(page.getByTestId('subnet-sparsity').locator('table.sparsity-map tbody tr')).toHaveCount(2);
   await testInfo.attach('subnetwork-trained', { body: await view.screenshot(), contentType: 'image/png' });
 

@@ -47,11 +47,12 @@ describe('permalink codec', () => {
   });
 
   it('carries the degeneracy and subnetwork settings, checked like every other field', () => {
-    const withViews: LabLink = { ...example, view: 'subnetwork', degeneracy: { fromLayer: 1, ran: true, path: 'amig' }, subnetwork: { relation: 'currency_of', query: 'euro', steps: 200, seed: 1318 } };
+    const withViews: LabLink = { ...example, view: 'subnetwork', degeneracy: { fromLayer: 1, ran: true, path: 'amig' }, subnetwork: { relation: 'currency_of', query: 'euro', steps: 200, seed: 1318, lambdaReg: { init: 10, final: 15 } } };
     expect(decodeLink(encodeLink(withViews))).toEqual(withViews);
     expect(() => decodeLink(rawFragment({ ...withViews, degeneracy: { fromLayer: -1, ran: true } }))).toThrow(/first degeneracy layer/);
     expect(() => decodeLink(rawFragment({ ...withViews, degeneracy: { fromLayer: 1, ran: true, path: 'mean' } }))).toThrow(/degeneracy IG baseline/);
     expect(() => decodeLink(rawFragment({ ...withViews, subnetwork: { ...withViews.subnetwork!, steps: 0 } }))).toThrow(/subnetwork steps/);
+    expect(() => decodeLink(rawFragment({ ...withViews, subnetwork: { ...withViews.subnetwork!, lambdaReg: { init: 10, final: -2 } } }))).toThrow(/last λ_reg/);
     expect(() => decodeLink(rawFragment({ ...withViews, subnetwork: { ...withViews.subnetwork!, query: '<script>' .repeat(100) } }))).toThrow(/subnetwork filter is longer/);
   });
 

@@ -25,6 +25,9 @@ describe('schedules and settings', () => {
     const node = resolveSettings();
     expect(lambdaRegAt(19_999, node)).toBe(2);
     expect(lambdaRegAt(39_999, node)).toBe(3);
+    expect(lambdaRegAt(9, resolveSettings({ steps: 10, lambdaReg: { init: 10, final: 15 } }))).toBe(15);
+    expect(() => resolveSettings({ lambdaReg: { init: -1 } })).toThrow(/lambdaReg init and final must be numbers from 0 to 1000 .* got -1 → 3/);
+    expect(() => resolveSettings({ lambdaReg: { final: Number.NaN } })).toThrow(/lambdaReg/);
   });
 
   it('warm-up is LinearLR from 1e−10 over 10% of the steps, then constant 0.2', () => {

@@ -13,7 +13,7 @@ import { useIntervention } from './intervention-store';
 import { useNeurons } from './neuron-store';
 import { decodeLink, encodeLink, fragmentOf, validateLink, type LabLink, type ViewId } from './permalink';
 import { toUiError, useLab, type UiError } from './store';
-import { useSubnet } from './subnet-store';
+import { CODE_LAMBDA_REG, useSubnet } from './subnet-store';
 import { LAB_VIEWS } from './views';
 
 const STORAGE_KEY = 'factlab:lab-state';
@@ -73,6 +73,8 @@ export function captureLink(view: ViewId): LabLink {
   if (dkn.result || dkn.fromLayer > 0 || dkn.path !== 'zero') link.degeneracy = { fromLayer: dkn.fromLayer, ran: !!dkn.result, ...(dkn.path === 'zero' ? {} : { path: dkn.path }) };
   const subnet = useSubnet.getState();
   link.subnetwork = { relation: subnet.targetRelation, query: subnet.targetQuery, steps: subnet.steps, seed: subnet.seed };
+  const { init, final } = subnet.lambdaReg;
+  if (init !== CODE_LAMBDA_REG.init || final !== CODE_LAMBDA_REG.final) link.subnetwork.lambdaReg = { init, final };
   return link;
 }
 
@@ -168,8 +170,8 @@ export const useLink = create<LinkState>()((set, get) => {
       }
       useIntervention.getState().schedule(0);
       if (link.subnetwork) {
-        const { relation, query, steps, seed } = link.subnetwork;
-        useSubnet.getState().setTarget({ targetRelation: relation, targetQuery: query, steps, seed });
+        const { relation, query, steps, seed, lambdaReg } = link.subnetwork;
+        useSubnet.getState().setTarget({ targetRelation: relation, targetQuery: query, steps, seed, lambdaReg: lambdaReg ?? { ...CODE_LAMBDA_REG } });
       }
       if (link.degeneracy) {
         useDkn.getState().setFromLayer(link.degeneracy.fromLayer);

@@ -70,7 +70,7 @@ export interface LabLink {
   /** The degeneracy search: first layer searched, and whether it had run (then it is recomputed). */
   degeneracy?: { fromLayer: number; ran: boolean; path?: IgBaseline };
   /** The subnetwork selection and settings (training is not replayed: the reader starts it). */
-  subnetwork?: { relation: string; query: string; steps: number; seed: number };
+  subnetwork?: { relation: string; query: string; steps: number; seed: number; lambdaReg?: { init: number; final: number } };
 }
 
 function bad(message: string): FactlabError {
@@ -289,6 +289,10 @@ export function validateLink(value: unknown): LabLink {
       steps: number(subnetwork.steps, 'the subnetwork steps', 1, 40_000, true),
       seed: number(subnetwork.seed, 'the subnetwork seed', -(2 ** 31), 2 ** 31, true),
     };
+    const lambdaReg = optional(subnetwork, 'lambdaReg', (x) => object(x, 'the subnetwork λ_reg'));
+    if (lambdaReg) {
+      link.subnetwork.lambdaReg = { init: number(lambdaReg.init, 'the first λ_reg', 0, 1000), final: number(lambdaReg.final, 'the last λ_reg', 0, 1000) };
+    }
   }
   return link;
 }

@@ -14,6 +14,9 @@ import { useFacts } from './facts-store';
 import { downloadBlob } from './knowledge';
 import { engine, toUiError, useLab, type UiError } from './store';
 
+/** The released code's λ_reg schedule, the page's default. */
+export const CODE_LAMBDA_REG = { init: 2, final: 3 } as const;
+
 /** Control facts: evenly spaced over the rest of the library, so every relation is represented. */
 export const CONTROL_FACTS = 200;
 
@@ -23,6 +26,8 @@ export interface SubnetState {
   targetQuery: string;
   steps: number;
   seed: number;
+  /** The sparsity weight's schedule: `init` for the first half of the steps, then linearly to `final` (the code: 2 → 3). */
+  lambdaReg: { init: number; final: number };
   /** 'pausing': asked, until the trainer reaches its next unit boundary and reports 'paused'. */
   phase: 'idle' | 'training' | 'pausing' | 'paused' | 'stopping' | 'evaluating';
   curve: StepRecord[];
@@ -33,7 +38,7 @@ export interface SubnetState {
   error?: UiError;
   message?: string;
 
-  setTarget(patch: Partial<Pick<SubnetState, 'targetRelation' | 'targetQuery' | 'steps' | 'seed'>>): void;
+  setTarget(patch: Partial<Pick<SubnetState, 'targetRelation' | 'targetQuery' | 'steps' | 'seed' | 'lambdaReg'>>): void;
   train(): Promise<void>;
   control(action: 'pause' | 'resume' | 'stop'): Promise<void>;
   evaluate(): Promise<void>;
@@ -72,6 +77,7 @@ export const useSubnet = create<SubnetState>()((set, get) => {
     targetQuery: 'euro',
     steps: 200,
     seed: 1318,
+    lambdaReg: { ...CODE_LAMBDA_REG },
     phase: 'idle',
     curve: [],
     evals: [],
@@ -88,7 +94,7 @@ export const useSubnet = create<SubnetState>()((set, get) => {
       const curve: StepRecord[] = [];
       const evals: EvalRecord[] = [];
       try {
-        const result = await engine().call('subnetTrain', { facts: facts(), options: { steps: get().steps, seed: get().seed } }, {
+        const result = await engine().call('subnetTrain', { facts: facts(), options: { steps: get().steps, seed: get().seed, lambdaReg: get().lambdaReg } }, {
           signal: running.signal,
           onProgress: ({ subnet }) => {
             if (!subnet) return;

@@ -62,8 +62,8 @@ export function TrainingCurves({ curve }: { curve: StepRecord[] }) {
   }, [curve]);
 
   const table: TableSpec = {
-    columns: [{ key: 'step', label: 'step', numeric: true }, ...SERIES.map((s) => ({ key: s.key, label: s.label, numeric: true })), { key: 'sparsity', label: 'sparsity %', numeric: true }],
-    rows: curve.map((r) => ({ step: r.step, suppress: r.losses.suppress ?? NaN, controlKg: r.losses.controlKg ?? NaN, controlLm: r.losses.controlLm ?? NaN, density: r.losses.density, sparsity: +(100 * r.sparsity).toFixed(3) })),
+    columns: [{ key: 'step', label: 'step', numeric: true }, ...SERIES.map((s) => ({ key: s.key, label: s.label, numeric: true })), { key: 'lambdaReg', label: 'λ_reg', numeric: true }, { key: 'sparsity', label: 'sparsity %', numeric: true }],
+    rows: curve.map((r) => ({ step: r.step, suppress: r.losses.suppress ?? NaN, controlKg: r.losses.controlKg ?? NaN, controlLm: r.losses.controlLm ?? NaN, density: r.losses.density, lambdaReg: r.lambdaReg, sparsity: +(100 * r.sparsity).toFixed(3) })),
   };
   return (
     <ChartFrame title="Subnetwork training" name="subnetwork-curves" testId="subnet-curves" figure={{ kind: 'canvas', caption: 'Loss terms (log scale, solid) and sparsity (dashed, 0–100%) per step' }} table={table} result={() => curve}>

@@ -113,6 +113,9 @@ export function resolveSettings(options: SubnetOptions = {}): SubnetSettings {
   if (!Number.isInteger(s.controlLmBlock) || s.controlLmBlock < 2) throw new FactlabError('bad-subnet-settings', `controlLmBlock must be an integer ≥ 2, got ${s.controlLmBlock}.`);
   if (!Number.isInteger(s.vocabChunk) || s.vocabChunk < 0) throw new FactlabError('bad-subnet-settings', `vocabChunk must be 0 (whole vocabulary) or a positive integer, got ${s.vocabChunk}.`);
   if (!(s.unitMacs >= 1)) throw new FactlabError('bad-subnet-settings', `unitMacs must be at least 1, got ${s.unitMacs}.`);
+  if (!(s.lambdaReg.init >= 0 && s.lambdaReg.final >= 0 && s.lambdaReg.init <= 1000 && s.lambdaReg.final <= 1000)) {
+    throw new FactlabError('bad-subnet-settings', `lambdaReg init and final must be numbers from 0 to 1000 (the code uses 2 → 3), got ${s.lambdaReg.init} → ${s.lambdaReg.final}.`);
+  }
   if (!(s.learningRate > 0)) throw new FactlabError('bad-subnet-settings', `learningRate must be positive, got ${s.learningRate}.`);
   if (!(s.warmupFraction >= 0 && s.warmupFraction <= 1)) throw new FactlabError('bad-subnet-settings', `warmupFraction must be in [0, 1], got ${s.warmupFraction}.`);
   if (s.klPosition !== 'predicting' && s.klPosition !== 'label') throw new FactlabError('bad-subnet-settings', `klPosition must be 'predicting' or 'label', got ${String(s.klPosition)}.`);
