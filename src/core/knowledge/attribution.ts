@@ -92,6 +92,15 @@ export function resolveAttributionSettings(weights: { config: { nLayer: number }
   return settings;
 }
 
+/** A layer's record with its completeness check (methods.md D3): Σ scores against delta. */
+export function layerAttribution(layer: number, scores: Float64Array, activation: Float32Array, delta: number): LayerAttribution {
+  let sum = 0;
+  for (const s of scores) sum += s;
+  const absolute = Math.abs(delta) < 1e-9;
+  const error = Math.abs(sum - delta);
+  return { layer, scores: Float32Array.from(scores), activation, sum, delta, relError: absolute ? error : error / Math.abs(delta), absolute };
+}
+
 const siteHook = (site: NeuronSite, layer: number) => (site === 'post' ? hookName.mlpPost(layer) : hookName.mlpPre(layer));
 
 
@@ -179,18 +188,7 @@ export async function attribute(
         callbacks.onProgress?.({ fraction: done / total, stage: `layer ${layer}`, etaSeconds: (elapsed / done) * (total - done) });
         await yieldToEventLoop();
       }
-      let sum = 0;
-      for (const s of scores) sum += s;
-      const absolute = Math.abs(delta) < 1e-9;
-      const result: LayerAttribution = {
-        layer,
-        scores: Float32Array.from(scores),
-        activation: activation!,
-        sum,
-        delta,
-        relError: absolute ? Math.abs(sum - delta) : Math.abs(sum - delta) / Math.abs(delta),
-        absolute,
-      };
+      const result = layerAttribution(layer, scores, activation!, delta);
       results.push(result);
       callbacks.onLayer?.(result);
     }

@@ -15,7 +15,7 @@ import { FactlabError, throwIfAborted, yieldToEventLoop } from '../errors';
 import { bertForward } from '../model/bert';
 import type { BertWeights } from '../model/bert-weights';
 import { captureHooks, hookName } from '../model/hooks';
-import { resolveAttributionSettings, type AttributionCallbacks, type AttributionSettings, type LayerAttribution } from './attribution';
+import { layerAttribution, resolveAttributionSettings, type AttributionCallbacks, type AttributionSettings, type LayerAttribution } from './attribution';
 import { riemannGrid } from './riemann';
 
 export interface MaskedAttributionResult {
@@ -107,19 +107,7 @@ export async function attributeMasked(
       tf.dispose([grads, rowProbs]);
       const scores = new Float64Array(width);
       for (let k = 0; k < alphas.length; k++) for (let i = 0; i < width; i++) scores[i] += activation[i] * ruleWeights[k] * gradValues[k * width + i];
-      let sum = 0;
-      for (const s of scores) sum += s;
-      const delta = probValues[K - 2] - probValues[K - 1];
-      const absolute = Math.abs(delta) < 1e-9;
-      const result: LayerAttribution = {
-        layer,
-        scores: Float32Array.from(scores),
-        activation,
-        sum,
-        delta,
-        relError: absolute ? Math.abs(sum - delta) : Math.abs(sum - delta) / Math.abs(delta),
-        absolute,
-      };
+      const result = layerAttribution(layer, scores, activation, probValues[K - 2] - probValues[K - 1]);
       results.push(result);
       callbacks.onLayer?.(result);
       const elapsed = (performance.now() - started) / 1000;
