@@ -12,7 +12,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import type { Country } from 'world-countries';
-import { exportFactSetJson } from '../src/core/facts/io';
+import { exportFactSetJson } from '../src/core/facts/export';
 import { factIdFor, promptsFor, targetFor } from '../src/core/facts/prompts';
 import type { Fact, FactSet, Relation } from '../src/core/facts/types';
 import { validateFactSet } from '../src/core/facts/validate';

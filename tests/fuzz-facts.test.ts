@@ -8,7 +8,8 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { FactlabError } from '../src/core/errors';
-import { exportFacts, importFacts, importFactsCsv, importFactsJson } from '../src/core/facts/io';
+import { exportFacts } from '../src/core/facts/export';
+import { importFacts, importFactsCsv, importFactsJson } from '../src/core/facts/io';
 import type { FactSet } from '../src/core/facts/types';
 import { validateFactSet } from '../src/core/facts/validate';
 import {

@@ -4,7 +4,8 @@
  * and the relation live here. The library is the default model's fact set (or an imported one).
  */
 import { create } from 'zustand';
-import { createFact, exportFacts, importFacts } from '../core/facts/io';
+import { exportFacts } from '../core/facts/export';
+import { createFact, importFacts } from '../core/facts/io';
 import type { Fact, FactSet } from '../core/facts/types';
 import { fetchFile } from '../core/hub/fetch';
 import { factQuery } from './knowledge';

@@ -3,4 +3,6 @@ export * from './types';
 export * from './prompts';
 export * from './validate';
 export * from './csv';
+export * from './decode';
 export * from './io';
+export * from './export';

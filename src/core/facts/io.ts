@@ -1,5 +1,5 @@
 /**
- * Import and export of fact sets.
+ * Import of fact sets (export: export.ts).
  *
  * Formats:
  * - JSON, fact-set form: `{ name, version, relations: Relation[], facts: Fact[] }`.
@@ -14,8 +14,9 @@
  * [MASK] are masked prompts, all others are causal prompts.
  */
 import { FactlabError } from '../errors';
-import { csvLocation, formatCsv, parseCsv } from './csv';
-import { factIdFor, isMaskedPrompt, promptsFor } from './prompts';
+import { csvLocation, parseCsv } from './csv';
+import { decodeFactText, type FactInput } from './decode';
+import { factIdFor, isMaskedPrompt } from './prompts';
 import { MASK_TOKEN, type Fact, type FactSet, type FlatFactRecord, type Relation } from './types';
 import { FACT_LIMITS, checkPrompts, checkRelation, factError, show } from './validate';
 
@@ -34,85 +35,6 @@ export interface ImportOptions {
   maxRecords?: number;
 }
 
-export type FactInput = string | Uint8Array | ArrayBuffer;
-
-// ---------------------------------------------------------------- text decoding
-
-/** Offset of the first byte that breaks UTF-8, or -1 when the bytes are valid UTF-8. */
-export function firstInvalidUtf8Offset(bytes: Uint8Array): number {
-  let i = 0;
-  const n = bytes.length;
-  while (i < n) {
-    const b = bytes[i];
-    if (b < 0x80) {
-      i++;
-      continue;
-    }
-    let need: number;
-    let min: number;
-    if (b >= 0xc2 && b <= 0xdf) [need, min] = [1, 0x80];
-    else if (b >= 0xe0 && b <= 0xef) [need, min] = [2, 0x800];
-    else if (b >= 0xf0 && b <= 0xf4) [need, min] = [3, 0x10000];
-    else return i;
-    if (i + need >= n) return i;
-    let cp = b & (need === 1 ? 0x1f : need === 2 ? 0x0f : 0x07);
-    for (let k = 1; k <= need; k++) {
-      const c = bytes[i + k];
-      if (c === undefined || (c & 0xc0) !== 0x80) return i;
-      cp = (cp << 6) | (c & 0x3f);
-    }
-    if (cp < min || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff)) return i;
-    i += need + 1;
-  }
-  return -1;
-}
-
-function utf8Length(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c < 0x80) bytes += 1;
-    else if (c < 0x800) bytes += 2;
-    else if (c >= 0xd800 && c <= 0xdbff) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
-
-function formatMb(bytes: number): string {
-  return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
-}
-
-/**
- * Decodes fact-file input to text: checks the size limit, then decodes bytes as UTF-8
- * (fatal: a file in another encoding is reported with the offset and line of the first
- * bad byte). A leading byte-order mark is dropped.
- */
-export function decodeFactText(input: FactInput, options: Pick<ImportOptions, 'maxBytes'> = {}): string {
-  const maxBytes = options.maxBytes ?? FACT_LIMITS.maxBytes;
-  if (typeof input === 'string') {
-    const size = input.length > maxBytes / 3 ? utf8Length(input) : input.length;
-    if (size > maxBytes) throw factError('facts-too-large', `The input is ${formatMb(size)}; the limit is ${formatMb(maxBytes)}.`);
-    return input.charCodeAt(0) === 0xfeff ? input.slice(1) : input;
-  }
-  const bytes = input instanceof Uint8Array ? input : new Uint8Array(input);
-  if (bytes.length > maxBytes) {
-    throw factError('facts-too-large', `The file is ${formatMb(bytes.length)}; the limit is ${formatMb(maxBytes)}.`);
-  }
-  try {
-    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-  } catch {
-    const offset = firstInvalidUtf8Offset(bytes);
-    let line = 1;
-    for (let i = 0; i < offset; i++) if (bytes[i] === 0x0a) line++;
-    throw factError(
-      'facts-not-utf8',
-      `The file is not valid UTF-8 text: the byte at offset ${offset} (line ${line}) is not UTF-8. Save the file as UTF-8 and import it again.`,
-    );
-  }
-}
 
 // ---------------------------------------------------------------- building from records
 
@@ -374,64 +296,6 @@ export function importFactsJson(input: FactInput, options: ImportOptions = {}): 
   throw factError('facts-bad-format', 'The JSON must be a fact set ({"relations": [...], "facts": [...]}) or a list of facts ([{"subject", "relation", "object", "prompts"}]).');
 }
 
-/** The JSON of a fact set: relations readable, one fact per line (compact and diff-friendly). */
-export function exportFactSetJson(set: FactSet): string {
-  const head: Record<string, unknown> = { name: set.name, version: set.version };
-  if (set.description !== undefined) head.description = set.description;
-  if (set.source !== undefined) head.source = set.source;
-  const lines: string[] = ['{'];
-  for (const [k, v] of Object.entries(head)) lines.push(`  ${JSON.stringify(k)}: ${JSON.stringify(v)},`);
-  lines.push('  "relations": [');
-  set.relations.forEach((r, i) => {
-    const body = JSON.stringify(canonicalRelation(r), null, 2)
-      .replace(/\[\s*(-?\d+(?:,\s*-?\d+)*)\s*\]/g, (_, nums: string) => `[${nums.split(/,\s*/).join(', ')}]`)
-      .split('\n')
-      .map((l) => `    ${l}`)
-      .join('\n');
-    lines.push(body + (i < set.relations.length - 1 ? ',' : ''));
-  });
-  lines.push('  ],');
-  lines.push('  "facts": [');
-  set.facts.forEach((f, i) => {
-    const fact: Fact = { id: f.id, relation: f.relation, subject: f.subject, object: f.object };
-    if (f.prompts?.length) fact.prompts = f.prompts;
-    if (f.maskedPrompts?.length) fact.maskedPrompts = f.maskedPrompts;
-    lines.push(`    ${JSON.stringify(fact)}${i < set.facts.length - 1 ? ',' : ''}`);
-  });
-  lines.push('  ]');
-  lines.push('}');
-  return lines.join('\n') + '\n';
-}
-
-export interface FlatExportOptions {
-  /**
-   * Write every fact's prompts in full (from the relation's templates when the fact has
-   * none of its own), so the file needs no relation definitions to be imported again.
-   */
-  expandPrompts?: boolean;
-}
-
-/** The flat records of a set (explicit prompts only, or all prompts with `expandPrompts`). */
-export function toFlatRecords(set: FactSet, options: FlatExportOptions = {}): FlatFactRecord[] {
-  const relations = new Map(set.relations.map((r) => [r.id, r]));
-  return set.facts.map((f) => {
-    const rec: FlatFactRecord = { id: f.id, subject: f.subject, relation: f.relation, object: f.object };
-    const relation = relations.get(f.relation);
-    const prompts = options.expandPrompts
-      ? [...promptsFor(f, relation, { split: 'all' }), ...promptsFor(f, relation, { masked: true })]
-      : [...(f.prompts ?? []), ...(f.maskedPrompts ?? [])];
-    if (prompts.length) rec.prompts = prompts;
-    return rec;
-  });
-}
-
-/** The flat JSON list form: one fact per line. */
-export function exportFlatJson(set: FactSet, options: FlatExportOptions = {}): string {
-  const recs = toFlatRecords(set, options);
-  if (recs.length === 0) return '[]\n';
-  return `[\n${recs.map((r) => `  ${JSON.stringify(r)}`).join(',\n')}\n]\n`;
-}
-
 // ---------------------------------------------------------------- CSV
 
 const CSV_COLUMNS = ['subject', 'relation', 'object', 'prompts', 'id'] as const;
@@ -491,27 +355,6 @@ export function importFactsCsv(input: FactInput, options: ImportOptions = {}): F
   return buildFromRecords(records, [], options, {});
 }
 
-export interface CsvExportOptions extends FlatExportOptions {
-  /** Always write the id column (by default only when some id differs from the derived one). */
-  includeIds?: boolean;
-}
-
-/** CSV with columns subject, relation, object, prompts (joined by ' | ') and, when needed, id. */
-export function exportFactsCsv(set: FactSet, options: CsvExportOptions = {}): string {
-  const recs = toFlatRecords(set, options);
-  for (const r of recs) {
-    for (const p of r.prompts ?? []) {
-      if (p.includes('|')) {
-        throw factError('facts-bad-prompt', `Fact ${show(r.id ?? '')}: the prompt ${show(p)} contains "|", which separates prompts in CSV; export as JSON instead.`);
-      }
-    }
-  }
-  const withIds = options.includeIds || recs.some((r) => r.id !== factIdFor(r.relation, r.subject));
-  const header = ['subject', 'relation', 'object', 'prompts', ...(withIds ? ['id'] : [])];
-  const rows = recs.map((r) => [r.subject, r.relation, r.object, (r.prompts ?? []).join(' | '), ...(withIds ? [r.id ?? ''] : [])]);
-  return formatCsv([header, ...rows]);
-}
-
 // ---------------------------------------------------------------- any format
 
 function sniffFormat(input: FactInput, options: ImportOptions): FactFileFormat {
@@ -527,11 +370,4 @@ function sniffFormat(input: FactInput, options: ImportOptions): FactFileFormat {
 /** Imports a fact file in either format (by `options.format`, the file name, or the content). */
 export function importFacts(input: FactInput, options: ImportOptions = {}): FactSet {
   return sniffFormat(input, options) === 'json' ? importFactsJson(input, options) : importFactsCsv(input, options);
-}
-
-/** Exports a fact set: 'json' (fact-set form), 'flat-json' or 'csv'. */
-export function exportFacts(set: FactSet, format: 'json' | 'flat-json' | 'csv', options: CsvExportOptions = {}): string {
-  if (format === 'json') return exportFactSetJson(set);
-  if (format === 'flat-json') return exportFlatJson(set, options);
-  return exportFactsCsv(set, options);
 }
