@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Page } from '@playwright/test';
+import { decodeLink } from '../src/app/permalink';
 import { expect, LOAD_TIMEOUT, test } from './fixtures';
 
 const CONFIG = JSON.parse(readFileSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'public', 'models', 'default', 'config.json'), 'utf8')) as { factlab_note?: string };
@@ -162,6 +163,14 @@ test('find, inspect, suppress, edit and revert the knowledge neurons of a librar
     if (kept > 0) await expect(page.getByTestId('edit-row')).toHaveCount(1);
     else await expect(page.locator('[data-testid="error-message"][data-where="edit"]')).toContainText('no neurons to edit');
   }
+
+  // Integrated gradients from AMIG's baseline (the DKN code's attribution): a search setting the link keeps.
+  await page.getByTestId('kn-baseline').selectOption('amig');
+  await expect(page.getByText(/IG, m = \d+, right, AMIG baseline/)).toBeVisible();
+  await page.getByTestId('find-neurons').click();
+  await expect(page.getByTestId('kn-status')).toHaveAttribute('data-state', 'done', { timeout: 60_000 });
+  await expect(page.locator('[data-testid="error-message"][data-where="kn-search"]')).toHaveCount(0);
+  await expect.poll(() => decodeLink(new URL(page.url()).hash).settings.baseline, { timeout: 10_000 }).toBe('amig');
 });
 
 test('facts import and export as JSON and CSV, with clear errors', async ({ openLab, page }) => {

@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { deflateSync, strToU8 } from 'fflate';
 import { describe, expect, it } from 'vitest';
 import { FactlabError } from '../src/core/errors';
-import { RULES } from '../src/core/knowledge/riemann';
+import { IG_BASELINES, RULES } from '../src/core/knowledge/riemann';
 import { decodeLink, encodeLink, fromBase64Url, LINK_PREFIX, MAX_FRAGMENT_CHARS, toBase64Url, VIEWS, type LabLink } from '../src/app/permalink';
 
 /** Fixed seed and a bounded budget: the fuzzing is reproducible and takes about a second. */
@@ -73,6 +73,9 @@ describe('permalink codec', () => {
     expect(() => decodeLink(rawFragment({ ...example, prompts: [] }))).toThrow(/no prompt/);
     expect(() => decodeLink(rawFragment({ ...example, model: 'javascript:alert(1)' }))).toThrow(/the model should be/);
     expect(() => decodeLink(rawFragment({ ...example, settings: { ...example.settings, steps: 0 } }))).toThrow(/steps m should be a whole number from 1 to 1000/);
+    expect(() => decodeLink(rawFragment({ ...example, settings: { ...example.settings, baseline: 'mean' } }))).toThrow(/the IG baseline should be one of zero, amig/);
+    expect(decodeLink(encodeLink({ ...example, settings: { ...example.settings, baseline: 'amig' } })).settings.baseline).toBe('amig');
+    expect(decodeLink(encodeLink(example)).settings.baseline).toBeUndefined(); // links from before the AMIG baseline
     expect(() => decodeLink(rawFragment({ ...example, selected: [1, -2] }))).toThrow(/selected neuron index/);
     expect(() => decodeLink(rawFragment({ ...example, view: '<img src=x onerror=alert(1)>' }))).toThrow(/the view should be one of/);
     expect(() => decodeLink(rawFragment({ ...example, map: { value: 'attribution', prompt: 5 } }))).toThrow(/map prompt/);
@@ -112,6 +115,7 @@ const linkArb: fc.Arbitrary<LabLink> = fc
       steps: fc.integer({ min: 1, max: 1000 }),
       rule: fc.constantFrom(...RULES),
       site: fc.constantFrom('post', 'pre'),
+      baseline: fc.option(fc.constantFrom(...IG_BASELINES), { nil: undefined }),
       t: small(1),
       p: small(1),
       strict: fc.boolean(),

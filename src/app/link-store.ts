@@ -55,7 +55,7 @@ export function captureLink(view: ViewId): LabLink {
     throw new FactlabError('link-local-model', 'This model was opened from files on this computer; a link cannot carry them. Links work for the default models, Hub repos and URLs.');
   }
   const result = kn.result;
-  const settings = { ...kn.settings, ...(result ? { method: result.method, steps: result.attribution.steps, rule: result.attribution.rule, site: result.attribution.site } : {}) };
+  const settings = { ...kn.settings, ...(result ? { method: result.method, steps: result.attribution.steps, rule: result.attribution.rule, site: result.attribution.site, baseline: result.attribution.baseline } : {}) };
   const link: LabLink = {
     model,
     prompts: result ? result.prompts : currentPrompts().length ? currentPrompts() : [lab.prompt],
@@ -147,8 +147,8 @@ export const useLink = create<LinkState>()((set, get) => {
       if (useIntervention.getState().edits.length > 0) await useIntervention.getState().revert();
       useFacts.setState({ factId: link.fact.id, subject: link.fact.subject, relation: link.fact.relation, paraphrases: link.prompts.slice(1) });
       useLab.getState().setFact(link.prompts[0], link.target);
-      const { method, preset, steps, rule, site, t, p, strict, minPrompts } = link.settings;
-      useNeurons.setState({ settings: { method, preset, steps, rule, site, t, p, strict, minPrompts } });
+      const { method, preset, steps, rule, site, baseline, t, p, strict, minPrompts } = link.settings;
+      useNeurons.setState({ settings: { method, preset, steps, rule, site, baseline: baseline ?? 'zero', t, p, strict, minPrompts } });
       useIntervention.setState({ scale: link.intervention.scale, scope: link.intervention.scope });
       if (link.searched) {
         set({ restoreStage: 'finding the knowledge neurons' });

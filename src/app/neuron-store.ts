@@ -7,11 +7,11 @@ import { create } from 'zustand';
 import type { NeuronSite } from '../core/knowledge/attribution';
 import type { FactNeuronsResult, NeuronMethod } from '../core/knowledge/neurons';
 import { REFINE_PRESETS, refineNeurons, type Neuron, type PromptAttribution, type RefinePreset, type RefineResult, type RefineSettings } from '../core/knowledge/refine';
-import type { RiemannRule } from '../core/knowledge/riemann';
+import type { IgBaseline, RiemannRule } from '../core/knowledge/riemann';
 import { isCancelled } from '../worker/client';
 import type { Progress } from '../worker/protocol';
 import { currentPrompts, useFacts } from './facts-store';
-import { engine, toUiError, useLab, type UiError } from './store';
+import { engine, isMaskedModel, toUiError, useLab, type UiError } from './store';
 
 /** The activation baseline's coarse threshold (neurons.ts ACTIVATION_BASELINE_T; not imported: that module pulls in tfjs). */
 export const ACTIVATION_T = 0.5;
@@ -21,6 +21,8 @@ export interface SearchSettings {
   steps: number;
   rule: RiemannRule;
   site: NeuronSite;
+  /** Where integrated gradients start: zero (every preset) or AMIG's baseline (GPT-2 only). */
+  baseline: IgBaseline;
   preset: RefinePreset;
   t: number;
   p: number;
@@ -29,10 +31,10 @@ export interface SearchSettings {
 }
 
 /** Attribution settings each preset implies (methods.md, presets table). */
-const PRESET_ATTRIBUTION: Record<RefinePreset, { rule: RiemannRule; site: NeuronSite; steps: number }> = {
-  project: { rule: 'right', site: 'post', steps: 20 },
-  'official-kn': { rule: 'left', site: 'post', steps: 20 },
-  eleutherai: { rule: 'right', site: 'pre', steps: 20 },
+const PRESET_ATTRIBUTION: Record<RefinePreset, { rule: RiemannRule; site: NeuronSite; steps: number; baseline: IgBaseline }> = {
+  project: { rule: 'right', site: 'post', steps: 20, baseline: 'zero' },
+  'official-kn': { rule: 'left', site: 'post', steps: 20, baseline: 'zero' },
+  eleutherai: { rule: 'right', site: 'pre', steps: 20, baseline: 'zero' },
 };
 
 export const DEFAULT_SETTINGS: SearchSettings = { method: 'ig', preset: 'project', ...PRESET_ATTRIBUTION.project, ...REFINE_PRESETS.project };
@@ -159,7 +161,7 @@ export const useNeurons = create<NeuronState>()((set, get) => {
       try {
         const out = await engine().call(
           'factNeurons',
-          { prompts, target, method: settings.method, attribution: { steps: settings.steps, rule: settings.rule, site: settings.site }, refine: refineSettingsOf(settings) },
+          { prompts, target, method: settings.method, attribution: { steps: settings.steps, rule: settings.rule, site: settings.site, baseline: isMaskedModel() ? 'zero' : settings.baseline }, refine: refineSettingsOf(settings) },
           { signal: controller.signal, onProgress: (progress) => searchController === controller && set({ progress }) },
         );
         if (searchController !== controller) return;

@@ -41,6 +41,8 @@ export interface LinkSearch {
   steps: number;
   rule: RiemannRule;
   site: (typeof SITES)[number];
+  /** Absent in links from before the AMIG baseline: zero. */
+  baseline?: IgBaseline;
   t: number;
   p: number;
   strict: boolean;
@@ -218,7 +220,9 @@ function modelId(v: unknown): string {
 
 function search(v: unknown): LinkSearch {
   const o = object(v, 'the settings');
+  const baseline = optional(o, 'baseline', (x) => oneOf(x, 'the IG baseline', IG_BASELINES));
   return {
+    ...(baseline === undefined ? {} : { baseline }),
     method: oneOf(o.method, 'the method', METHODS),
     preset: oneOf(o.preset, 'the preset', PRESETS),
     steps: number(o.steps, 'the steps m', 1, 1000, true),

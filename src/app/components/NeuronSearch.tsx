@@ -1,6 +1,6 @@
 import { useEffect, useState } from 'react';
 import type { RefinePreset } from '../../core/knowledge/refine';
-import { RULES, type RiemannRule } from '../../core/knowledge/riemann';
+import { RULES, type IgBaseline, type RiemannRule } from '../../core/knowledge/riemann';
 import { currentPrompts, useFacts } from '../facts-store';
 import { download, neuronsCsv, neuronsJson, slug } from '../knowledge';
 import { useNeurons } from '../neuron-store';
@@ -28,6 +28,8 @@ export function NeuronSearch() {
   const cancel = useNeurons((s) => s.cancel);
   const model = useLab((s) => s.model);
   const loading = useLab((s) => s.loading);
+  // A masked model is attributed from zero only (the AMIG baseline substitutes GPT-2's EOS).
+  const baseline = model?.objective === 'masked' ? 'zero' : settings.baseline;
   const promptCount = 1 + useFacts((s) => s.paraphrases.filter((p) => p.trim() !== '').length);
   const state = running ? 'running' : error && error.code !== 'cancelled' ? 'error' : result ? 'done' : 'idle';
 
@@ -76,6 +78,13 @@ export function NeuronSearch() {
               <option value="pre">pre-GELU</option>
             </select>
           </label>
+          <label title="AMIG (Chen et al., AAAI 2024): the path starts at the mean activation with one prompt token at a time replaced by EOS; GPT-2 only">
+            IG baseline
+            <select data-testid="kn-baseline" value={baseline} disabled={settings.method !== 'ig' || model?.objective === 'masked'} onChange={(e) => setSettings({ baseline: e.target.value as IgBaseline })}>
+              <option value="zero">zero</option>
+              <option value="amig">AMIG</option>
+            </select>
+          </label>
           <p className="muted small settings-note">
             Comparisons {settings.strict ? 'strict (>)' : 'inclusive (≥)'}; {settings.minPrompts ? `at least ${settings.minPrompts} prompts when the fact has 3 or more` : 'no minimum number of prompts'}.
           </p>
@@ -86,7 +95,7 @@ export function NeuronSearch() {
           Find knowledge neurons
         </button>
         <span className="muted small">
-          {promptCount} prompt{promptCount === 1 ? '' : 's'} · {settings.method === 'ig' ? `IG, m = ${settings.steps}, ${settings.rule}` : 'activation'} · {settings.site}
+          {promptCount} prompt{promptCount === 1 ? '' : 's'} · {settings.method === 'ig' ? `IG, m = ${settings.steps}, ${settings.rule}${baseline === 'amig' ? ', AMIG baseline' : ''}` : 'activation'} · {settings.site}
         </span>
         <span className="visually-hidden" data-testid="kn-status" data-state={state} aria-live="polite">
           {state === 'done' && result ? `Found ${refinedCount} neurons in ${result.seconds.toFixed(1)} seconds.` : ''}
