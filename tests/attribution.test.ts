@@ -1,5 +1,6 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { amigBaselines } from '../src/core/knowledge/amig';
 import { attribute } from '../src/core/knowledge/attribution';
 import { riemannGrid } from '../src/core/knowledge/riemann';
 import { forward } from '../src/core/model/gpt2';
@@ -89,6 +90,12 @@ describe('integrated gradients', () => {
       expect(Math.abs(rescaled - layer.delta)).toBeLessThan(5e-3 * Math.max(Math.abs(layer.delta), 1e-3));
       expect(maxRelativeError(layer.scores, zero.layers[layer.layer].scores)).toBeGreaterThan(1e-2);
     }
+    // b̄ in batches of one substituted prompt equals b̄ in one batch (long prompts run in batches)
+    const names = { hookNames: [hookName.mlpPre(0), hookName.mlpPost(2)], lastLayer: 2 };
+    const together = await amigBaselines(fixture.weights, prompt, position, names, config.eosTokenId);
+    const oneByOne = await amigBaselines(fixture.weights, prompt, position, names, config.eosTokenId, 1);
+    for (const name of names.hookNames) expect(maxRelativeError(oneByOne.get(name)!, together.get(name)!)).toBeLessThan(1e-5);
+    expect(tensorCount()).toBe(before);
     // the fast and the full-sequence paths agree under AMIG too
     const fast = await attribute(fixture.weights, prompt, [gold, 12], { steps: 5, rule: 'left', baseline: 'amig' });
     const full = await attribute(fixture.weights, prompt, [gold, 12], { steps: 5, rule: 'left', baseline: 'amig', path: 'full' });
