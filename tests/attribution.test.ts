@@ -101,6 +101,7 @@ describe('integrated gradients', () => {
     const full = await attribute(fixture.weights, prompt, [gold, 12], { steps: 5, rule: 'left', baseline: 'amig', path: 'full' });
     for (let l = 0; l < config.nLayer; l++) expect(maxRelativeError(fast.layers[l].scores, full.layers[l].scores)).toBeLessThan(1e-4);
     await expect(attribute(fixture.weights, prompt, [gold], { baseline: 'mean' as 'zero' })).rejects.toThrow(/baseline must be one of zero, amig/);
+    expect((await attribute(fixture.weights, prompt, [gold], { steps: 2, baseline: undefined })).settings.baseline).toBe('zero');
     disposeWeights(fixture.weights);
   });
 
