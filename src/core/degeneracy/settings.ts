@@ -11,6 +11,7 @@
  * teacher forcing. That is recorded as a note.
  */
 import { FactlabError } from '../errors';
+import { givenOptions } from '../options';
 import type { NeuronSite } from '../knowledge/attribution';
 import { REFINE_PRESETS, type RefineSettings } from '../knowledge/refine';
 import { IG_BASELINES, RULES, type IgBaseline, type RiemannRule } from '../knowledge/riemann';
@@ -94,7 +95,7 @@ export function resolveDknSettings(options: DknOptions = {}): DknSettings {
   const seed = options.seed ?? base.seed;
   const s: DknSettings = {
     ...base,
-    ...(Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)) as Partial<DknSettings>),
+    ...givenOptions(rest),
     coarse: { ...base.coarse, ...coarse },
     clustering: validatePersistentHomologySettings({ ...base.clustering, ...clustering }),
     filter: { ...base.filter, ...filter },

@@ -15,6 +15,7 @@
  */
 import * as tf from '@tensorflow/tfjs';
 import { FactlabError, throwIfAborted, yieldToEventLoop } from '../errors';
+import { givenOptions } from '../options';
 import { disposeCache, forward, type KVCache } from '../model/gpt2';
 import { captureHooks, hookName } from '../model/hooks';
 import { cacheTransposesForGradients, type Gpt2Weights } from '../model/weights';
@@ -86,8 +87,7 @@ export function resolveAttributionSettings(weights: { config: { nLayer: number }
   const site = partial.site ?? DEFAULT_ATTRIBUTION.site;
   if (site !== 'post' && site !== 'pre') throw new FactlabError('bad-option', `site must be post or pre, got "${String(site)}".`);
   // An option given as undefined (e.g. from state saved before the option existed) takes its default.
-  const given = Object.fromEntries(Object.entries(partial).filter(([, v]) => v !== undefined));
-  const settings = { ...DEFAULT_ATTRIBUTION, ...given, layers, site } as AttributionSettings;
+  const settings = { ...DEFAULT_ATTRIBUTION, ...givenOptions(partial), layers, site } as AttributionSettings;
   riemannGrid(settings.rule, settings.steps); // validates rule and steps
   if (settings.path !== 'fast' && settings.path !== 'full') throw new FactlabError('bad-option', `path must be fast or full, got "${String(settings.path)}".`);
   if (!(IG_BASELINES as readonly string[]).includes(settings.baseline)) throw new FactlabError('bad-option', `baseline must be one of ${IG_BASELINES.join(', ')}, got "${String(settings.baseline)}".`);

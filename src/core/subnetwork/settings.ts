@@ -4,6 +4,7 @@
  * every result records.
  */
 import { FactlabError } from '../errors';
+import { givenOptions } from '../options';
 import type { Gpt2Config } from '../model/config';
 import type { KlPosition } from './data';
 import { DEFAULT_INIT_P } from './mask';
@@ -100,7 +101,7 @@ export function resolveSettings(options: SubnetOptions = {}): SubnetSettings {
   const base = { ...NODE_DEFAULTS, ...(profile === 'browser' ? BROWSER_PROFILE : {}) };
   const s: SubnetSettings = {
     ...base,
-    ...Object.fromEntries(Object.entries(rest).filter(([, v]) => v !== undefined)),
+    ...givenOptions(rest),
     adam: { ...base.adam, ...adam },
     lambdas: { ...base.lambdas, ...lambdas },
     lambdaReg: { ...base.lambdaReg, ...lambdaReg },
