@@ -14,7 +14,7 @@ import { FactlabError } from '../errors';
 import { givenOptions } from '../options';
 import type { NeuronSite } from '../knowledge/attribution';
 import { REFINE_PRESETS, type RefineSettings } from '../knowledge/refine';
-import { IG_BASELINES, RULES, type IgBaseline, type RiemannRule } from '../knowledge/riemann';
+import { checkIgBaseline, RULES, type IgBaseline, type RiemannRule } from '../knowledge/riemann';
 import { DEFAULT_ANALYSIS, DEFAULT_CONTROLS, type AnalysisSettings, type ControlSettings } from './analysis';
 import { DEFAULT_PERSISTENT_HOMOLOGY, validatePersistentHomologySettings, type PersistentHomologySettings } from './clustering';
 import type { PathRule } from './distances';
@@ -106,7 +106,7 @@ export function resolveDknSettings(options: DknOptions = {}): DknSettings {
   };
   // The refining uses the same coarse threshold as a single prompt.
   if (s.refine) s.refine = { ...s.refine, t: s.coarse.t, strict: s.coarse.strict };
-  if (!(IG_BASELINES as readonly string[]).includes(s.path)) throw new FactlabError('bad-option', `path must be one of ${IG_BASELINES.join(', ')}, got "${String(s.path)}".`);
+  checkIgBaseline(s.path, 'path');
   if (s.site !== 'post' && s.site !== 'pre') throw new FactlabError('bad-option', `site must be post or pre, got "${String(s.site)}".`);
   if (!(RULES as readonly string[]).includes(s.rule)) throw new FactlabError('bad-option', `rule must be one of ${RULES.join(', ')}.`);
   fraction('coarse t', s.coarse.t);

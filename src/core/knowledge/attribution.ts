@@ -20,7 +20,7 @@ import { disposeCache, forward, type KVCache } from '../model/gpt2';
 import { captureHooks, hookName } from '../model/hooks';
 import { cacheTransposesForGradients, type Gpt2Weights } from '../model/weights';
 import { amigBaselines } from './amig';
-import { IG_BASELINES, riemannGrid, type IgBaseline, type RiemannRule } from './riemann';
+import { checkIgBaseline, riemannGrid, type IgBaseline, type RiemannRule } from './riemann';
 
 export type NeuronSite = 'post' | 'pre';
 
@@ -90,7 +90,7 @@ export function resolveAttributionSettings(weights: { config: { nLayer: number }
   const settings = { ...DEFAULT_ATTRIBUTION, ...givenOptions(partial), layers, site } as AttributionSettings;
   riemannGrid(settings.rule, settings.steps); // validates rule and steps
   if (settings.path !== 'fast' && settings.path !== 'full') throw new FactlabError('bad-option', `path must be fast or full, got "${String(settings.path)}".`);
-  if (!(IG_BASELINES as readonly string[]).includes(settings.baseline)) throw new FactlabError('bad-option', `baseline must be one of ${IG_BASELINES.join(', ')}, got "${String(settings.baseline)}".`);
+  checkIgBaseline(settings.baseline, 'baseline');
   return settings;
 }
 

@@ -19,6 +19,12 @@ export const MAX_STEPS = 1000;
 export const IG_BASELINES = ['zero', 'amig'] as const;
 export type IgBaseline = (typeof IG_BASELINES)[number];
 
+/** `value` as an IG baseline, or a bad-option error naming the setting. */
+export function checkIgBaseline(value: unknown, name: string): IgBaseline {
+  if (!(IG_BASELINES as readonly unknown[]).includes(value)) throw new FactlabError('bad-option', `${name} must be one of ${IG_BASELINES.join(', ')}, got "${String(value)}".`);
+  return value as IgBaseline;
+}
+
 export function riemannGrid(rule: RiemannRule, steps: number): { alphas: number[]; weights: number[] } {
   if (!Number.isInteger(steps) || steps < 1 || steps > MAX_STEPS) {
     throw new FactlabError('bad-option', `steps must be an integer from 1 to ${MAX_STEPS}, got ${steps}.`);
