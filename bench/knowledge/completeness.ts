@@ -21,7 +21,7 @@ import { outPath } from '../lib/paths';
 import { formatTable } from '../lib/report';
 
 const { values } = parseArgs({ options: { facts: { type: 'string', default: '30' }, prompts: { type: 'string', default: '2' }, seed: { type: 'string', default: '7' }, model: { type: 'string', default: 'default' } } });
-const RULES: RiemannRule[] = ['right', 'left', 'trapezoid', 'gauss'];
+const COMPARED_RULES: RiemannRule[] = ['right', 'left', 'trapezoid', 'gauss'];
 const LARGER_M = [100, 400];
 
 await initNodeBackend('wasm');
@@ -33,7 +33,7 @@ const items = sampleFacts(set, Number(values.facts), Number(values.seed)).flatMa
 
 interface Case { item: number; layer: number; error: number }
 const cases: Record<string, Case[]> = {};
-for (const rule of RULES) {
+for (const rule of COMPARED_RULES) {
   cases[rule] = [];
   for (const [k, item] of items.entries()) {
     const result = await engine.attribute(item.promptIds, item.targetIds, { steps: 20, rule });
@@ -48,7 +48,7 @@ function stats(errors: number[]) {
   return { cases: sorted.length, median: q(0.5), p90: q(0.9), max: sorted[sorted.length - 1], within2: sorted.filter((e) => e <= 0.02).length / sorted.length };
 }
 const layers = [...new Set(Object.values(cases).flat().map((c) => c.layer))].sort((a, b) => a - b);
-const summary = Object.fromEntries(RULES.map((rule) => [rule, {
+const summary = Object.fromEntries(COMPARED_RULES.map((rule) => [rule, {
   all: stats(cases[rule].map((c) => c.error)),
   byLayer: Object.fromEntries(layers.map((l) => [l, stats(cases[rule].filter((c) => c.layer === l).map((c) => c.error))])),
 }]));
@@ -56,7 +56,7 @@ const summary = Object.fromEntries(RULES.map((rule) => [rule, {
 console.log(`IG completeness on ${engine.info.id}: ${items.length} prompts (${values.facts} facts × ${values.prompts}), m = 20, post-GELU, cases with |ΔP| > 1e-3\n`);
 console.log(formatTable(
   ['rule', 'layers', 'cases', 'median', 'p90', 'max', 'within 2%'],
-  RULES.flatMap((rule) => [
+  COMPARED_RULES.flatMap((rule) => [
     [rule, 'all', String(summary[rule].all.cases), pct(summary[rule].all.median), pct(summary[rule].all.p90), pct(summary[rule].all.max), pct(summary[rule].all.within2)],
     ...layers.map((l) => { const s = summary[rule].byLayer[l]; return ['', String(l), String(s.cases), pct(s.median), pct(s.p90), pct(s.max), pct(s.within2)]; }),
   ]),
